@@ -1,0 +1,1 @@
+"""Example handlers served by config.example.yaml."""

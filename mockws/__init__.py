@@ -1,0 +1,37 @@
+"""mockws: a mock WebSocket dev server with Python handlers.
+
+The public names a handler or a Python config uses are importable from here.
+"""
+
+from .config import (
+    AuthenticateRef,
+    CompressionConfig,
+    Config,
+    EndpointConfig,
+    JwtConfig,
+    config_from_mapping,
+    load_config,
+)
+from .connection import Connection
+from .errors import AuthError, ConfigError, HandlerError, MockwsError
+from .hub import Hub
+from .server import MockServer
+
+__all__ = [
+    "AuthError",
+    "AuthenticateRef",
+    "CompressionConfig",
+    "Config",
+    "ConfigError",
+    "Connection",
+    "EndpointConfig",
+    "HandlerError",
+    "Hub",
+    "JwtConfig",
+    "MockServer",
+    "MockwsError",
+    "config_from_mapping",
+    "load_config",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,152 @@
+"""One accepted WebSocket connection, as handlers see it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from .codec import encode_message
+from .frames import build_frame
+from .outbox import Outbox
+
+if TYPE_CHECKING:
+    from .endpoint import Endpoint
+    from .hub import Hub
+
+__all__ = ["Connection"]
+
+_MAX_REASON_BYTES = 123
+
+
+class Connection:
+    """A client connected to one endpoint.
+
+    Handlers receive it in every hook. Attributes that describe the client
+    (``id``, ``path``, ``params``, ``query``, ``request``) are fixed; ``state``,
+    ``user_id`` and ``auth_data`` are the handler's to use, and survive a
+    hot reload of the handler module.
+    """
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        hub: Hub,
+        endpoint: Endpoint,
+        request: web.Request,
+        socket: web.WebSocketResponse,
+        outbox: Outbox,
+        params: Mapping[str, str],
+        query: Mapping[str, str],
+    ) -> None:
+        self.id = conn_id
+        self.hub = hub
+        self._endpoint = endpoint
+        self.path = request.path
+        self.params: Mapping[str, str] = dict(params)
+        self.query = query
+        self.request = request
+        self.auth_data: Any = None
+        self.user_id: str | None = None
+        self.state: dict[str, Any] = {}
+        self.subprotocol: str | None = socket.ws_protocol
+        self.connected_at = time.time()
+        self.messages_in = 0
+        self.messages_out = 0
+        self._socket = socket
+        self._outbox = outbox
+        self._rooms: set[str] = set()
+        self._closing = False
+        self.close_code: int | None = None
+        self.close_reason = ""
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.id} {self.path}>"
+
+    @property
+    def endpoint(self) -> str:
+        """The pattern of the endpoint this connection was accepted on."""
+        return self._endpoint.pattern
+
+    @property
+    def rooms(self) -> frozenset[str]:
+        """The rooms this connection is a member of."""
+        return frozenset(self._rooms)
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is closing or closed; sends are then ignored."""
+        return self._closing or self._socket.closed
+
+    @property
+    def dropped(self) -> int:
+        """Messages not queued because the client was not reading fast enough."""
+        return self._outbox.dropped
+
+    async def send(self, data: Any) -> bool:
+        """Send one message to this client.
+
+        ``dict``, ``list``, numbers, booleans and ``None`` go as JSON text,
+        ``str`` as text and ``bytes`` as one binary message.
+
+        Returns:
+            True when the message was queued; False when the connection is
+            closed or the client is too far behind to take more.
+        """
+        opcode, payload = encode_message(data)
+        return self._write(opcode, payload, None)
+
+    def _write(self, opcode: int, payload: bytes, frame: bytes | None) -> bool:
+        """Queue an encoded message, reusing ``frame`` when it fits this connection."""
+        if self._closing:
+            return False
+        if self._outbox.queue(frame if frame is not None else build_frame(opcode, payload)):
+            self.messages_out += 1
+            return True
+        return False
+
+    async def broadcast(
+        self, data: Any, rooms: str | Iterable[str] | None = None, include_self: bool = False
+    ) -> int:
+        """Send ``data`` to this endpoint's connections, or to ``rooms``.
+
+        Without ``rooms`` it reaches every connection of this connection's
+        endpoint; with rooms, every member of any listed room, once each.
+
+        Returns:
+            How many connections the message was queued for.
+        """
+        return await self.hub.broadcast(
+            data,
+            rooms=rooms,
+            exclude=None if include_self else self,
+            endpoint=None if rooms else self.endpoint,
+        )
+
+    def join(self, room: str) -> None:
+        """Add this connection to ``room``; joining twice changes nothing."""
+        self.hub._join(self, room)
+
+    def leave(self, room: str) -> None:
+        """Remove this connection from ``room``; leaving twice changes nothing."""
+        self.hub._leave(self, room)
+
+    async def ping(self, payload: bytes = b"") -> None:
+        """Send a PING frame; the client's PONG needs no handling."""
+        if not self.closed:
+            await self._socket.ping(payload)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection with ``code`` and ``reason``; later calls do nothing."""
+        if self._closing:
+            return
+        self._closing = True
+        self.close_code = code
+        self.close_reason = reason
+        self._outbox.flush()
+        # RFC 6455 caps a close reason at 123 bytes; cut on a character boundary.
+        message = reason.encode("utf-8")[:_MAX_REASON_BYTES].decode("utf-8", "ignore").encode()
+        await self._socket.close(code=code, message=message)

@@ -1,0 +1,105 @@
+"""Exceptions raised by mockws.
+
+Every error a user can cause derives from :class:`MockwsError`::
+
+    MockwsError
+     ├── ConfigError        a config file or value is wrong (file, line, key)
+     ├── HandlerError       a handler module cannot be imported or lacks a name
+     └── AuthError          an authenticate setting cannot be used
+
+Each keeps the fields a user needs to fix the problem and formats them in
+``__str__``, so the CLI can print the exception as it is and exit with
+:attr:`MockwsError.exit_code`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["MockwsError", "ConfigError", "HandlerError", "AuthError"]
+
+
+def _display_path(path: Path | str | None) -> str:
+    """Show ``path`` relative to the working folder when it lies below it."""
+    if path is None:
+        return "<config>"
+    resolved = Path(path)
+    try:
+        return str(resolved.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+class MockwsError(Exception):
+    """Base class of every error that mockws reports to a user."""
+
+    exit_code = 1
+
+
+class ConfigError(MockwsError):
+    """A config file or value is invalid.
+
+    Attributes:
+        message: What is wrong, in words a user can act on.
+        file: The config file, when the config came from one.
+        line: The 1-based line of the offending key, when known.
+        key: The dotted path of the key, such as ``endpoints[1].heartbeat``.
+    """
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: Path | str | None = None,
+        line: int | None = None,
+        key: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.key = key
+
+    def __str__(self) -> str:
+        where = _display_path(self.file)
+        if self.line is not None:
+            where = f"{where}:{self.line}"
+        if self.key:
+            return f"{where}: {self.key}: {self.message}"
+        return f"{where}: {self.message}"
+
+
+class HandlerError(MockwsError):
+    """A handler module could not be imported or used.
+
+    Attributes:
+        message: What went wrong.
+        file: The source file at fault (the handler or a module it imports).
+        line: The 1-based line in ``file``, when known.
+    """
+
+    exit_code = 2
+
+    def __init__(
+        self, message: str, *, file: Path | str | None = None, line: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+
+    def __str__(self) -> str:
+        if self.file is None:
+            return self.message
+        where = _display_path(self.file)
+        if self.line is not None:
+            where = f"{where}:{self.line}"
+        return f"{where}: {self.message}"
+
+
+class AuthError(MockwsError):
+    """An authenticate setting cannot be used (a missing key file, say)."""
+
+    exit_code = 2

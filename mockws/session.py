@@ -1,0 +1,127 @@
+"""The life of one WebSocket connection, from upgrade to unregistration.
+
+Order for one connection: upgrade accepted, id assigned, authenticated,
+registered in the hub, ``on_connect``, messages one at a time in arrival
+order, socket closed, ``on_close``, removed from every room, unregistered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from aiohttp import WSMsgType, web
+from multidict import MultiDict, MultiDictProxy
+
+from .codec import decode_text
+from .connection import Connection
+from .dispatch import DEFAULT_STAGES, report_hook_error, run_hook, run_pipeline
+from .endpoint import Endpoint
+from .hub import Hub
+from .outbox import FlushScheduler, Outbox
+
+__all__ = ["CLOSE_GOING_AWAY", "CLOSE_INTERNAL_ERROR", "serve_connection"]
+
+log = logging.getLogger("mockws.connection")
+
+CLOSE_ABNORMAL = 1006
+CLOSE_GOING_AWAY = 1001
+CLOSE_INTERNAL_ERROR = 1011
+CLOSE_TIMEOUT = 5.0
+
+
+def _query_without(request: web.Request, hidden: str | None) -> MultiDictProxy[str]:
+    query = MultiDict(request.query)
+    if hidden is not None:
+        query.popall(hidden, None)
+    return MultiDictProxy(query)
+
+
+async def serve_connection(
+    request: web.Request,
+    endpoint: Endpoint,
+    params: Mapping[str, str],
+    *,
+    hub: Hub,
+    scheduler: FlushScheduler,
+    conn_id: str,
+) -> web.WebSocketResponse:
+    """Upgrade ``request`` and run the connection until it closes."""
+    settings = endpoint.config
+    socket = web.WebSocketResponse(
+        protocols=settings.subprotocols,
+        heartbeat=settings.heartbeat,
+        # aiohttp refuses a message of exactly max_msg_size; ours allows it.
+        max_msg_size=settings.max_message_size + 1,
+        compress=False,
+        timeout=CLOSE_TIMEOUT,
+    )
+    await socket.prepare(request)
+    transport = request.transport
+    assert transport is not None
+    conn = Connection(
+        conn_id=conn_id,
+        hub=hub,
+        endpoint=endpoint,
+        request=request,
+        socket=socket,
+        outbox=Outbox(transport, scheduler),
+        params=params,
+        query=_query_without(request, None),
+    )
+    hub._register(conn)
+    log.info("%s connected to %s (%s)", conn.id, conn.path, conn.endpoint)
+    try:
+        if await run_hook(conn, "on_connect"):
+            await _read_messages(conn, socket)
+        else:
+            await conn.close(CLOSE_INTERNAL_ERROR, "Internal error")
+    finally:
+        _record_close(conn, socket.close_code or CLOSE_ABNORMAL, "")
+        conn._closing = True
+        log.info("%s closed %s %s", conn.id, conn.close_code, conn.close_reason)
+        try:
+            await run_hook(conn, "on_close", conn.close_code, conn.close_reason)
+        finally:
+            hub._unregister(conn)
+    return socket
+
+
+async def _read_messages(conn: Connection, socket: web.WebSocketResponse) -> None:
+    """Dispatch messages until the socket closes, recording who closed it and why."""
+    parse_json = conn._endpoint.config.parse_json
+    while True:
+        message = await socket.receive()
+        kind = message.type
+        if kind is WSMsgType.TEXT:
+            data = decode_text(message.data, parse_json)
+        elif kind is WSMsgType.BINARY:
+            data = message.data
+        elif kind is WSMsgType.CLOSE:
+            _record_close(conn, int(message.data), str(message.extra or ""))
+            return
+        elif kind is WSMsgType.ERROR:
+            # aiohttp has already sent the close frame with the error's code.
+            error = message.data
+            _record_close(conn, getattr(error, "code", CLOSE_ABNORMAL), str(error))
+            await _report_protocol_error(conn, error)
+            continue
+        elif kind in (WSMsgType.CLOSING, WSMsgType.CLOSED):
+            return
+        else:
+            continue
+        conn.messages_in += 1
+        await run_pipeline(DEFAULT_STAGES, conn, data)
+
+
+def _record_close(conn: Connection, code: int, reason: str) -> None:
+    if conn.close_code is None:
+        conn.close_code, conn.close_reason = code, reason
+
+
+async def _report_protocol_error(conn: Connection, error: BaseException) -> None:
+    """A client broke the protocol: pass it to on_error, or log it as a warning."""
+    if conn._endpoint.handler.hook("on_error") is not None:
+        await report_hook_error(conn, error, "the protocol")
+    else:
+        log.warning("%s: protocol error from client: %s", conn.id, error)

@@ -1,0 +1,209 @@
+"""Helpers to test a mock: run a server in-process and talk to it.
+
+Example::
+
+    async with run_server("mockws.yaml") as server:
+        client = await server.connect("/ws/chat")
+        await client.send({"type": "join", "room": "lobby"})
+        assert (await client.receive_json())["type"] == "joined"
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+
+from .codec import decode_text
+from .config import Config, config_from_mapping, load_config
+from .server import MockServer
+
+__all__ = ["DEFAULT_TIMEOUT", "MockClient", "RunningServer", "run_server"]
+
+DEFAULT_TIMEOUT = 5.0
+
+
+class MockClient:
+    """A WebSocket client whose every wait has a timeout.
+
+    Args:
+        socket: The open aiohttp client socket.
+        timeout: Default seconds to wait in ``receive`` and ``expect_close``.
+    """
+
+    def __init__(self, socket: aiohttp.ClientWebSocketResponse, timeout: float) -> None:
+        self.socket = socket
+        self.timeout = timeout
+
+    @property
+    def closed(self) -> bool:
+        """True once the socket is closed."""
+        return self.socket.closed
+
+    @property
+    def subprotocol(self) -> str | None:
+        """The subprotocol the server chose, if any."""
+        return self.socket.protocol
+
+    async def send(self, data: Any) -> None:
+        """Send str as text, bytes as binary, anything else as JSON text."""
+        if isinstance(data, str):
+            await self.socket.send_str(data)
+        elif isinstance(data, (bytes, bytearray)):
+            await self.socket.send_bytes(bytes(data))
+        else:
+            await self.socket.send_str(json.dumps(data))
+
+    async def _next(self, timeout: float | None) -> aiohttp.WSMessage:
+        return await asyncio.wait_for(self.socket.receive(), timeout or self.timeout)
+
+    async def receive(self, timeout: float | None = None, *, parse_json: bool = True) -> Any:
+        """Return the next message, decoded as ``on_message`` decodes it.
+
+        Raises:
+            TimeoutError: Nothing arrived in time.
+            ConnectionError: The server closed the connection instead.
+        """
+        message = await self._next(timeout)
+        if message.type is aiohttp.WSMsgType.TEXT:
+            return decode_text(message.data, parse_json)
+        if message.type is aiohttp.WSMsgType.BINARY:
+            return message.data
+        raise ConnectionError(
+            f"expected a message, the connection closed with {self.socket.close_code} "
+            f"{message.extra or ''}".rstrip()
+        )
+
+    async def receive_json(self, timeout: float | None = None) -> Any:
+        """Return the next message parsed as JSON.
+
+        Raises:
+            ValueError: The message is not JSON text.
+        """
+        message = await self._next(timeout)
+        if message.type is not aiohttp.WSMsgType.TEXT:
+            raise ValueError(f"expected a JSON text message, got {message.type.name}")
+        return json.loads(message.data)
+
+    async def expect_close(self, timeout: float | None = None) -> tuple[int | None, str]:
+        """Wait for the server to close; return its close code and reason.
+
+        Messages still arriving before the close are discarded.
+
+        Raises:
+            TimeoutError: The server did not close in time.
+        """
+        async with asyncio.timeout(timeout or self.timeout):
+            while True:
+                message = await self.socket.receive()
+                if message.type in (
+                    aiohttp.WSMsgType.CLOSE,
+                    aiohttp.WSMsgType.CLOSING,
+                    aiohttp.WSMsgType.CLOSED,
+                    aiohttp.WSMsgType.ERROR,
+                ):
+                    if message.type is aiohttp.WSMsgType.CLOSE:
+                        return int(message.data), str(message.extra or "")
+                    return self.socket.close_code, ""
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection and wait for the server's answer."""
+        await self.socket.close(code=code, message=reason.encode())
+
+
+class RunningServer:
+    """A server started by :func:`run_server`, with a way to connect to it."""
+
+    def __init__(self, server: MockServer, session: aiohttp.ClientSession, timeout: float):
+        self.server = server
+        self._session = session
+        self.timeout = timeout
+        self.clients: list[MockClient] = []
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on."""
+        return self.server.port
+
+    @property
+    def hub(self) -> Any:
+        """The server's hub, for asserting on connections and rooms."""
+        return self.server.hub
+
+    def url(self, path: str, **query: str) -> str:
+        """Return the ``ws://`` URL of ``path`` (after the prefix) with ``query``."""
+        url = self.server.url(path)
+        return f"{url}?{urlencode(query)}" if query else url
+
+    async def connect(
+        self,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        protocols: tuple[str, ...] = (),
+        timeout: float | None = None,
+        **options: Any,
+    ) -> MockClient:
+        """Open a WebSocket to ``path`` and return its client.
+
+        Extra keyword options go to aiohttp's ``ws_connect`` (``autoping``,
+        ``compress``, ``max_msg_size``...).
+        """
+        socket = await self._session.ws_connect(
+            self.url(path, **dict(query or {})),
+            headers=headers,
+            protocols=protocols,
+            timeout=aiohttp.ClientWSTimeout(ws_close=timeout or self.timeout),
+            **options,
+        )
+        client = MockClient(socket, timeout or self.timeout)
+        self.clients.append(client)
+        return client
+
+    async def close_clients(self) -> None:
+        """Close every client this server's ``connect`` opened."""
+        await asyncio.gather(*(client.socket.close() for client in self.clients))
+
+
+def _as_config(config: Config | Mapping[str, Any] | str | Path, base_dir: Path | None) -> Config:
+    if isinstance(config, Config):
+        return config
+    if isinstance(config, Mapping):
+        return config_from_mapping(config, base_dir=base_dir)
+    return load_config(config)
+
+
+@asynccontextmanager
+async def run_server(
+    config: Config | Mapping[str, Any] | str | Path,
+    *,
+    base_dir: Path | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> AsyncIterator[RunningServer]:
+    """Start a server on a free loopback port for the duration of the block.
+
+    Args:
+        config: A Config, a mapping of the config's shape, or a config path.
+        base_dir: Where a mapping's relative handler paths resolve.
+        timeout: Default wait of every client operation, in seconds.
+    """
+    resolved = replace(_as_config(config, base_dir), host="127.0.0.1", port=0, reload=False)
+    server = MockServer(resolved)
+    await server.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            running = RunningServer(server, session, timeout)
+            try:
+                yield running
+            finally:
+                await running.close_clients()
+    finally:
+        await server.stop()

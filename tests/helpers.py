@@ -1,0 +1,102 @@
+"""Shared fixtures: handler files written into a temporary project folder."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_CONFIG = ROOT / "config.example.yaml"
+
+WriteFile = Callable[[str, str], Path]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Path]:
+    """A temporary project folder; modules imported from it are forgotten after."""
+    before = set(sys.modules)
+    yield tmp_path
+    for name in set(sys.modules) - before:
+        module = sys.modules.get(name)
+        if module is not None and str(tmp_path) in str(getattr(module, "__file__", "") or ""):
+            del sys.modules[name]
+    if str(tmp_path) in sys.path:
+        sys.path.remove(str(tmp_path))
+
+
+@pytest.fixture
+def write(project: Path) -> WriteFile:
+    """Write a dedented file below the project folder and return its path."""
+
+    def write_file(relative: str, text: str) -> Path:
+        path = project / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    return write_file
+
+
+def endpoint(pattern: str, handler: str, **options: object) -> dict[str, object]:
+    """One endpoint entry of a config mapping."""
+    return {"pattern": pattern, "handler": handler, **options}
+
+
+COMMAND_HANDLER = '''
+"""Does what each JSON message says, and acknowledges it with the result."""
+EVENTS = []
+
+
+async def on_connect(conn):
+    EVENTS.append(("connect", conn.id))
+
+
+async def on_message(conn, data):
+    op = data.get("op") if isinstance(data, dict) else None
+    result = None
+    if op == "join":
+        conn.join(data["room"])
+    elif op == "leave":
+        conn.leave(data["room"])
+    elif op == "broadcast":
+        result = await conn.broadcast(data["data"], rooms=data.get("rooms"),
+                                      include_self=data.get("include_self", False))
+    elif op == "hub_broadcast":
+        result = await conn.hub.broadcast(
+            data["data"], rooms=data.get("rooms"), exclude=data.get("exclude"),
+            endpoint=data.get("endpoint"))
+    elif op == "set_user":
+        conn.user_id = data["user"]
+    elif op == "send_to_user":
+        result = await conn.hub.send_to_user(data["user"], data["data"])
+    elif op == "info":
+        result = {"id": conn.id, "endpoint": conn.endpoint, "path": conn.path,
+                  "params": dict(conn.params), "query": dict(conn.query),
+                  "rooms": sorted(conn.rooms), "subprotocol": conn.subprotocol,
+                  "hub_rooms": {room: sorted(c.id for c in members)
+                                for room, members in conn.hub.rooms.items()},
+                  "connections": sorted(conn.hub.connections)}
+    elif op == "close":
+        await conn.close(data.get("code", 1000), data.get("reason", ""))
+        return
+    else:
+        await conn.send(data)
+        return
+    await conn.send({"ack": op, "result": result})
+
+
+async def on_close(conn, code, reason):
+    EVENTS.append(("close", conn.id, code, reason, sorted(conn.rooms)))
+'''
+
+
+async def command(client: object, **message: object) -> object:
+    """Send one command to COMMAND_HANDLER and return its acknowledged result."""
+    await client.send(message)  # type: ignore[attr-defined]
+    reply = await client.receive_json()  # type: ignore[attr-defined]
+    assert reply["ack"] == message["op"], reply
+    return reply["result"]
