@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -17,6 +18,7 @@ from .hub import Hub
 from .logs import MaskingAccessLogger
 from .origins import origin_allowed
 from .outbox import FlushScheduler
+from .reconfig import ConfigChange, apply_endpoints
 from .router import Router
 from .session import CLOSE_GOING_AWAY, serve_connection
 
@@ -117,6 +119,25 @@ class MockServer:
         self.port = server.sockets[0].getsockname()[1]
         for slot in self._unique_slots():
             self._start_background(slot)
+
+    async def apply_config(self, config: Config) -> ConfigChange:
+        """Serve ``config`` from now on, without a restart.
+
+        Added endpoints start serving; changed options apply to connections
+        made from now on; connections of a removed endpoint, or of a pattern
+        whose handler changed, close with 1012 "Service restart". The server
+        stays bound to its host and port.
+
+        Raises:
+            ConfigError: A handler of ``config`` cannot be imported; nothing
+                has changed.
+        """
+        config = replace(
+            config, host=self.config.host, port=self.config.port, reload=self.config.reload
+        )
+        slots = dict(self.slots)
+        endpoints = load_endpoints(config, slots)
+        return await apply_endpoints(self, config, endpoints, slots)
 
     def _unique_slots(self) -> list[HandlerSlot]:
         return list(dict.fromkeys(endpoint.handler for endpoint in self.endpoints))
