@@ -65,3 +65,5 @@ def configure_logging(level: str = "info") -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    # mockws logs one line per reload; watchfiles' own "N changes detected" repeats it.
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)

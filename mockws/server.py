@@ -19,6 +19,7 @@ from .logs import MaskingAccessLogger
 from .origins import origin_allowed
 from .outbox import FlushScheduler
 from .reconfig import ConfigChange, apply_endpoints
+from .reload import Reloader
 from .router import Router
 from .session import CLOSE_GOING_AWAY, serve_connection
 
@@ -83,6 +84,7 @@ class MockServer:
         self._runner: web.AppRunner | None = None
         self._scheduler: FlushScheduler | None = None
         self._stopping = False
+        self.reloader: Reloader | None = None
 
     def build_app(self) -> web.Application:
         """Return the aiohttp application; one catch-all route does the routing."""
@@ -119,6 +121,9 @@ class MockServer:
         self.port = server.sockets[0].getsockname()[1]
         for slot in self._unique_slots():
             self._start_background(slot)
+        if self.config.reload:
+            self.reloader = Reloader(self)
+            await self.reloader.start()
 
     async def apply_config(self, config: Config) -> ConfigChange:
         """Serve ``config`` from now on, without a restart.
@@ -218,6 +223,8 @@ class MockServer:
         if self._stopping:
             return
         self._stopping = True
+        if self.reloader is not None:
+            await self.reloader.stop()
         connections = list(self.hub.connections.values())
         if connections:
             closing = [

@@ -14,7 +14,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -23,9 +23,10 @@ import aiohttp
 
 from .codec import decode_text
 from .config import Config, config_from_mapping, load_config
+from .reload import Reloader, ReloadReport
 from .server import MockServer
 
-__all__ = ["DEFAULT_TIMEOUT", "MockClient", "RunningServer", "run_server"]
+__all__ = ["DEFAULT_TIMEOUT", "MockClient", "ReloadWait", "RunningServer", "run_server"]
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -118,6 +119,17 @@ class MockClient:
         await self.socket.close(code=code, message=reason.encode())
 
 
+@dataclass
+class ReloadWait:
+    """Filled in by :meth:`RunningServer.reloaded` when the reload is done.
+
+    Attributes:
+        report: What the reload did.
+    """
+
+    report: ReloadReport | None = None
+
+
 class RunningServer:
     """A server started by :func:`run_server`, with a way to connect to it."""
 
@@ -136,6 +148,32 @@ class RunningServer:
     def hub(self) -> Any:
         """The server's hub, for asserting on connections and rooms."""
         return self.server.hub
+
+    @property
+    def reloader(self) -> Reloader:
+        """The server's reloader (the server must run with ``reload=True``)."""
+        if self.server.reloader is None:
+            raise RuntimeError("this server does not reload: use run_server(..., reload=True)")
+        return self.server.reloader
+
+    @asynccontextmanager
+    async def reloaded(self, timeout: float | None = None) -> AsyncIterator[ReloadWait]:
+        """Wait, at the end of the block, for the reload its file edits cause.
+
+        Example::
+
+            async with server.reloaded() as done:
+                (project / "handlers/chat.py").write_text(NEW_CODE)
+            assert done.report.ok
+
+        Raises:
+            TimeoutError: No reload finished in time.
+        """
+        reloader = self.reloader
+        expected = reloader.generation + 1
+        wait = ReloadWait()
+        yield wait
+        wait.report = await reloader.wait_for(expected, timeout or self.timeout)
 
     def url(self, path: str, **query: str) -> str:
         """Return the ``ws://`` URL of ``path`` (after the prefix) with ``query``."""
@@ -187,6 +225,7 @@ async def run_server(
     *,
     base_dir: Path | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    reload: bool = False,
 ) -> AsyncIterator[RunningServer]:
     """Start a server on a free loopback port for the duration of the block.
 
@@ -194,8 +233,10 @@ async def run_server(
         config: A Config, a mapping of the config's shape, or a config path.
         base_dir: Where a mapping's relative handler paths resolve.
         timeout: Default wait of every client operation, in seconds.
+        reload: Watch the handler files (and the config file) and reload
+            them in place, as ``mockws serve`` does; off by default.
     """
-    resolved = replace(_as_config(config, base_dir), host="127.0.0.1", port=0, reload=False)
+    resolved = replace(_as_config(config, base_dir), host="127.0.0.1", port=0, reload=reload)
     server = MockServer(resolved)
     await server.start()
     try:
