@@ -25,8 +25,14 @@ READY_TIMEOUT = 15.0
 async def start_serve(*args: str, cwd: Path = ROOT) -> tuple[asyncio.subprocess.Process, list[str]]:
     """Start `mockws serve` and return it with the lines printed up to the ready line."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "mockws", "serve", *args,
-        cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "mockws",
+        "serve",
+        *args,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert process.stdout is not None
@@ -89,10 +95,15 @@ def test_serve_busy_port_exits_1(write: WriteFile) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        config = write("dev.yaml", f"port: {port}\nendpoints:\n  - pattern: /a\n    handler: h.py\n")
+        config = write(
+            "dev.yaml", f"port: {port}\nendpoints:\n  - pattern: /a\n    handler: h.py\n"
+        )
         result = subprocess.run(
             [sys.executable, "-m", "mockws", "serve", "--config", str(config)],
-            capture_output=True, text=True, timeout=30, check=False,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
@@ -100,7 +111,9 @@ def test_serve_busy_port_exits_1(write: WriteFile) -> None:
 
 def test_serve_config_error_exits_2(write: WriteFile) -> None:
     """An invalid config is a usage error: exit code 2, with file, line and key."""
-    config = write("dev.yaml", "endpoints:\n  - pattern: /a\n    handler: h.py\n    heartbeat: fast\n")
+    config = write(
+        "dev.yaml", "endpoints:\n  - pattern: /a\n    handler: h.py\n    heartbeat: fast\n"
+    )
     result = CliRunner().invoke(main, ["serve", "--config", str(config)])
     assert result.exit_code == 2
     assert "dev.yaml:4: endpoints[0].heartbeat: expected a number of seconds" in result.output
@@ -111,8 +124,9 @@ def test_check_prints_route_table() -> None:
     result = CliRunner().invoke(main, ["check", "--config", str(EXAMPLE_CONFIG)])
     assert result.exit_code == 0, result.output
     assert "3 endpoint(s)" in result.output
-    assert re.search(r"/ws/chat\s+handlers/chat.py\s+\[on_connect, on_message, on_close\]",
-                     result.output)
+    assert re.search(
+        r"/ws/chat\s+handlers/chat.py\s+\[on_connect, on_message, on_close\]", result.output
+    )
     assert re.search(r"/ws/dashboard\s+handlers.dashboard\s+.*background", result.output)
 
 
@@ -126,7 +140,9 @@ def test_check_reports_broken_handler_with_exit_2(write: WriteFile) -> None:
     assert "broken.py:1: SyntaxError" in result.output
 
 
-def test_missing_default_config_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_default_config_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With no --config and no mockws.yaml here, the command says what it looked for."""
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["check"])

@@ -43,7 +43,11 @@ async def test_chat_room_excludes_sender_and_non_members(server: RunningServer) 
     assert await ann.receive_json() == {"type": "presence", "room": "lobby", "joined": bob_id}
     cid, cid_id = await chat_client(server, "lobby")
     for member in (ann, bob):
-        assert await member.receive_json() == {"type": "presence", "room": "lobby", "joined": cid_id}
+        assert await member.receive_json() == {
+            "type": "presence",
+            "room": "lobby",
+            "joined": cid_id,
+        }
     outsider, _ = await chat_client(server)
     await ann.send({"type": "chat", "room": "lobby", "text": "hello"})
     expected = {"type": "chat", "room": "lobby", "from": ann_id, "text": "hello"}

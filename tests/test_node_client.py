@@ -30,8 +30,11 @@ async def test_node_ws_client_chats_through_the_example() -> None:
     """Two Node ws clients join a room, chat, and see each other's presence and close."""
     async with run_server(EXAMPLE_CONFIG) as server:
         process = await asyncio.create_subprocess_exec(
-            str(NODE), str(NODE_DIR / "chat_client.mjs"), server.url("/ws/chat"),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            str(NODE),
+            str(NODE_DIR / "chat_client.mjs"),
+            server.url("/ws/chat"),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         stdout, stderr = await asyncio.wait_for(process.communicate(), 20)
     assert process.returncode == 0, stderr.decode()
@@ -40,6 +43,11 @@ async def test_node_ws_client_chats_through_the_example() -> None:
     assert ann_id != bob_id
     assert result["annJoined"] == {"type": "joined", "room": "lobby"}
     assert result["annPresence"] == {"type": "presence", "room": "lobby", "joined": bob_id}
-    assert result["bobChat"] == {"type": "chat", "room": "lobby", "from": ann_id, "text": "hi from node"}
+    assert result["bobChat"] == {
+        "type": "chat",
+        "room": "lobby",
+        "from": ann_id,
+        "text": "hi from node",
+    }
     assert result["bobCloseCode"] == 1000
     assert result["annPresenceLeft"] == {"type": "presence", "room": "lobby", "left": bob_id}
