@@ -1,0 +1,128 @@
+"""The example config's handlers, driven like a frontend would (handlers/*.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from mockws.testing import MockClient, RunningServer, run_server
+
+from .helpers import EXAMPLE_CONFIG
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[RunningServer]:
+    async with run_server(EXAMPLE_CONFIG) as running:
+        yield running
+
+
+async def chat_client(server: RunningServer, room: str | None = None) -> tuple[MockClient, str]:
+    client = await server.connect("/ws/chat")
+    welcome = await client.receive_json()
+    assert welcome["type"] == "welcome"
+    if room is not None:
+        await client.send({"type": "join", "room": room})
+        assert await client.receive_json() == {"type": "joined", "room": room}
+    return client, welcome["id"]
+
+
+async def silent(client: MockClient, window: float = 0.2) -> bool:
+    try:
+        await client.receive(timeout=window)
+    except TimeoutError:
+        return True
+    return False
+
+
+async def test_chat_room_excludes_sender_and_non_members(server: RunningServer) -> None:
+    """A chat message reaches the other members of the room, not the sender or outsiders."""
+    ann, ann_id = await chat_client(server, "lobby")
+    bob, bob_id = await chat_client(server, "lobby")
+    assert await ann.receive_json() == {"type": "presence", "room": "lobby", "joined": bob_id}
+    cid, cid_id = await chat_client(server, "lobby")
+    for member in (ann, bob):
+        assert await member.receive_json() == {
+            "type": "presence",
+            "room": "lobby",
+            "joined": cid_id,
+        }
+    outsider, _ = await chat_client(server)
+    await ann.send({"type": "chat", "room": "lobby", "text": "hello"})
+    expected = {"type": "chat", "room": "lobby", "from": ann_id, "text": "hello"}
+    assert await bob.receive_json() == expected
+    assert await cid.receive_json() == expected
+    assert await silent(ann)
+    assert await silent(outsider)
+
+
+async def test_chat_leave_and_errors(server: RunningServer) -> None:
+    """Leaving stops delivery; unknown types and chatting outside a room get an error."""
+    ann, _ = await chat_client(server, "r")
+    bob, bob_id = await chat_client(server, "r")
+    await ann.receive_json()  # bob's presence
+    await bob.send({"type": "leave", "room": "r"})
+    assert await bob.receive_json() == {"type": "left", "room": "r"}
+    await ann.send({"type": "chat", "room": "r", "text": "anyone?"})
+    assert await silent(bob)
+    await bob.send({"type": "chat", "room": "r", "text": "x"})
+    assert "join 'r'" in (await bob.receive_json())["error"]
+    await bob.send({"type": "dance"})
+    assert await bob.receive_json() == {"type": "error", "error": "unknown message type 'dance'"}
+    await bob.send("plain text")
+    assert (await bob.receive_json())["type"] == "error"
+    assert bob_id not in {c.id for c in server.hub.rooms.get("r", ())}
+
+
+async def test_chat_close_announces_departure(server: RunningServer) -> None:
+    """When a member disconnects, the others in its rooms are told."""
+    ann, _ = await chat_client(server, "r")
+    bob, bob_id = await chat_client(server, "r")
+    await ann.receive_json()
+    await bob.close()
+    assert await ann.receive_json() == {"type": "presence", "room": "r", "left": bob_id}
+
+
+async def test_dashboard_pushes_updates_and_channels(server: RunningServer) -> None:
+    """The dashboard pushes an update every second; subscribing adds a channel's metrics."""
+    client = await server.connect("/ws/dashboard")
+    assert await client.receive_json() == {"type": "hello", "channels": ["cpu", "memory"]}
+    await client.send({"type": "subscribe", "channel": "cpu"})
+    assert await client.receive_json() == {"type": "subscribed", "channel": "cpu"}
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    seen: dict[str, dict[str, object]] = {}
+    while ("update" not in seen or "metric" not in seen) and loop.time() - started < 3.5:
+        message = await client.receive_json(timeout=2.5)
+        seen[message["type"]] = message
+    assert seen["update"]["users_online"] == 1
+    assert seen["metric"]["channel"] == "cpu"
+    await client.send({"type": "unsubscribe", "channel": "cpu"})
+    await client.send({"type": "subscribe", "channel": "gpu"})
+    replies = []
+    while len(replies) < 2:
+        message = await client.receive_json(timeout=2.5)
+        if message["type"] not in ("update", "metric"):
+            replies.append(message)
+    assert replies == [
+        {"type": "unsubscribed", "channel": "cpu"},
+        {"type": "error", "error": "unknown channel 'gpu'"},
+    ]
+
+
+async def test_lobby_includes_sender_and_separates_games(server: RunningServer) -> None:
+    """Lobby events go to every player of the same game, the sender included."""
+    p1 = await server.connect("/ws/games/g1")
+    joined = await p1.receive_json()
+    assert joined["type"] == "player_joined" and joined["game"] == "g1" and joined["players"] == 1
+    p2 = await server.connect("/ws/games/g1")
+    assert (await p1.receive_json())["players"] == 2
+    assert (await p2.receive_json())["players"] == 2
+    other_game = await server.connect("/ws/games/g2")
+    assert (await other_game.receive_json())["game"] == "g2"
+    await p1.send({"type": "move", "move": "e4"})
+    expected = {"type": "move", "player": joined["player"], "move": "e4"}
+    assert await p1.receive_json() == expected
+    assert await p2.receive_json() == expected
+    assert await silent(other_game)
