@@ -90,6 +90,8 @@ class ModuleGraph:
     def __init__(self, root: Path) -> None:
         self.root = Path(real_path(root))
         self._nodes: dict[str, _Node] = {}
+        # Installed modules are skipped on every update; remember them by file.
+        self._foreign: set[str] = set()
 
     def is_local(self, file: str) -> bool:
         """Whether ``file`` is project source that a reload should follow."""
@@ -114,11 +116,15 @@ class ModuleGraph:
             module = sys.modules.get(name)
             if name in nodes or module is None or not getattr(module, "__file__", None):
                 continue
+            if not is_root and module.__file__ in self._foreign:
+                continue
+            file = real_path(module.__file__ or "")
+            if not is_root and not self.is_local(file):
+                self._foreign.add(module.__file__ or "")
+                continue
             node = self._nodes.get(name)
             if node is None or node.module is not module:
-                node = _scan(name, module)
-            if not is_root and not self.is_local(node.file):
-                continue
+                node = _scan(name, module, file)
             nodes[name] = node
             pending.extend((dep, False) for dep in node.imports)
         self._nodes = nodes
@@ -179,8 +185,7 @@ class ModuleGraph:
         return order
 
 
-def _scan(name: str, module: ModuleType) -> _Node:
-    file = real_path(module.__file__ or "")
+def _scan(name: str, module: ModuleType, file: str) -> _Node:
     try:
         source = Path(file).read_bytes()
     except OSError:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import mockws.modgraph
 from mockws.modgraph import ModuleGraph, imported_names
 
 from .helpers import WriteFile
@@ -75,6 +76,24 @@ def test_graph_follows_local_imports_only(write: WriteFile) -> None:
     assert order.index("gpkg.leaf") < order.index("gpkg.middle") < order.index("groot")
     files = graph.files()
     assert files[str(root_file.resolve())] == ["groot"]
+
+
+def test_installed_modules_are_never_parsed(
+    write: WriteFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only project sources are read: a handler importing the stdlib costs no stdlib parsing."""
+    path = write("uses_stdlib.py", "import asyncio, json, email.message\nimport gpkg_local\n")
+    write("gpkg_local.py", "import decimal\n")
+    importlib.import_module("uses_stdlib")
+    scanned: list[str] = []
+    real_scan = mockws.modgraph._scan
+    monkeypatch.setattr(
+        mockws.modgraph, "_scan", lambda name, *args: scanned.append(name) or real_scan(name, *args)
+    )
+    graph = ModuleGraph(path.parent)
+    graph.update(["uses_stdlib"])
+    graph.update(["uses_stdlib"])
+    assert scanned == ["uses_stdlib", "gpkg_local"]
 
 
 def test_is_local_skips_virtualenvs_and_node_modules(project: Path) -> None:
