@@ -39,12 +39,25 @@ from pathlib import Path
 
 import aiohttp
 
+# Like a real handler: stdlib imports and a project helper, which are
+# followed but not re-run when only the handler changes.
 HANDLER = """\
+import asyncio
+import json
+import random
+
+from bench_handlers.common import reply
+
 VERSION = {version}
 
 
 async def on_message(conn, data):
-    await conn.send(f"{{VERSION}}:{{data}}")
+    await conn.send(reply(VERSION, data))
+"""
+
+HELPER = """\
+def reply(version, data):
+    return f"{version}:{data}"
 """
 
 CONFIG = """\
@@ -157,6 +170,7 @@ async def check_all(sockets: list[aiohttp.ClientWebSocketResponse], version: int
 async def run(args: argparse.Namespace) -> int:
     folder = Path(tempfile.mkdtemp(prefix="mockws-bench-"))
     (folder / "bench_handlers").mkdir()
+    (folder / "bench_handlers" / "common.py").write_text(HELPER, encoding="utf-8")
     (folder / "mockws.yaml").write_text(CONFIG, encoding="utf-8")
     bench = Bench(folder)
     bench.write_version(0)
