@@ -27,36 +27,41 @@ def named(name: str) -> str:
     return f"async def on_message(conn, data):\n    await conn.send({name!r})\n"
 
 
-async def test_added_endpoint_serves_and_removed_one_closes_1012(write: WriteFile) -> None:
-    """A new pattern serves at once; connections of a dropped pattern close with 1012."""
+@pytest.mark.parametrize(
+    ("before", "after", "change"),
+    [
+        ({"/one": "rc_one.py"}, {"/two": "rc_two.py"}, ((), ("/two",), ("/one",))),
+        ({"/p": "rc_one.py"}, {"/p": "rc_two.py"}, (("/p",), (), ())),
+    ],
+    ids=["pattern-replaced", "handler-replaced"],
+)
+async def test_connections_no_longer_served_close_1012(
+    write: WriteFile,
+    before: dict[str, str],
+    after: dict[str, str],
+    change: tuple[tuple[str, ...], ...],
+) -> None:
+    """Dropping a pattern, or pointing it at another handler, closes its connections with 1012."""
     write("rc_one.py", named("one"))
     write("rc_two.py", named("two"))
     folder = base(write)
-    async with run_server({"endpoints": [endpoint("/one", "rc_one.py")]}, base_dir=folder) as s:
-        old = await s.connect("/one")
-        change = await s.server.apply_config(
-            config_from_mapping({"endpoints": [endpoint("/two", "rc_two.py")]}, base_dir=folder)
+    mapping = {"endpoints": [endpoint(pattern, h) for pattern, h in before.items()]}
+    async with run_server(mapping, base_dir=folder) as s:
+        old = await s.connect(next(iter(before)))
+        applied = await s.server.apply_config(
+            config_from_mapping(
+                {"endpoints": [endpoint(pattern, h) for pattern, h in after.items()]},
+                base_dir=folder,
+            )
         )
-        assert (change.added, change.removed, change.closed) == (("/two",), ("/one",), 1)
+        assert (applied.changed, applied.added, applied.removed) == change
+        assert applied.closed == 1
         assert await old.expect_close() == (1012, "Service restart")
-        assert await ask(await s.connect("/two")) == "two"
-        with pytest.raises(aiohttp.WSServerHandshakeError):
-            await s.connect("/one")
-
-
-async def test_pattern_moved_to_another_handler_closes_its_connections(write: WriteFile) -> None:
-    """When a pattern names a different handler, its open connections close with 1012."""
-    write("rc_one.py", named("one"))
-    write("rc_two.py", named("two"))
-    folder = base(write)
-    async with run_server({"endpoints": [endpoint("/p", "rc_one.py")]}, base_dir=folder) as s:
-        old = await s.connect("/p")
-        change = await s.server.apply_config(
-            config_from_mapping({"endpoints": [endpoint("/p", "rc_two.py")]}, base_dir=folder)
-        )
-        assert change.changed == ("/p",) and change.closed == 1
-        assert await old.expect_close() == (1012, "Service restart")
-        assert await ask(await s.connect("/p")) == "two"
+        assert await ask(await s.connect(next(iter(after)))) == "two"
+        for removed in applied.removed:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await s.connect(removed)
+            assert refused.value.status == 404
 
 
 async def test_unchanged_config_keeps_everything(write: WriteFile) -> None:
