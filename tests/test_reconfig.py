@@ -119,3 +119,25 @@ async def test_bind_address_is_kept(write: WriteFile) -> None:
         assert (s.server.config.host, s.server.config.port) == ("127.0.0.1", 0)
         assert s.port == port
         assert await ask(await s.connect("/one")) == "one"
+
+
+async def test_prefix_and_allowed_origins_apply_to_the_next_connection(write: WriteFile) -> None:
+    """A new prefix and new allowed origins take effect for the next upgrade request."""
+    write("rc_one.py", named("one"))
+    folder = base(write)
+    mapping = {"endpoints": [endpoint("/one", "rc_one.py")]}
+    async with run_server(mapping, base_dir=folder) as s:
+        client = await s.connect("/one")
+        site = {"Origin": "https://app.example"}
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await s.connect("/one", headers=site)
+        assert refused.value.status == 403
+        edited = {**mapping, "prefix": "/api", "allowed_origins": ["https://app.example"]}
+        await s.server.apply_config(config_from_mapping(edited, base_dir=folder))
+        assert await ask(await s.connect("/one", headers=site)) == "one"
+        assert s.url("/one").endswith("/api/one")
+        async with aiohttp.ClientSession() as http:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as missing:
+                await http.ws_connect(f"http://127.0.0.1:{s.port}/one")
+        assert missing.value.status == 404
+        assert await ask(client) == "one"

@@ -401,6 +401,34 @@ async def test_message_stream_during_reloads_loses_nothing(write: WriteFile) -> 
             await client.receive(timeout=0.05)
 
 
+async def test_handler_outside_any_package_reloads(write: WriteFile) -> None:
+    """A handler in a folder that is no Python package name (my-handlers/) reloads too."""
+    write("my-handlers/odd.py", ECHO_VERSION.format(version=1))
+    config = {"endpoints": [endpoint("/o", "my-handlers/odd.py")]}
+    async with run_server(config, base_dir=base(write), reload=True) as server:
+        client = await server.connect("/o")
+        assert (await ask(client))["version"] == 1
+        await edit(server, write, "my-handlers/odd.py", ECHO_VERSION.format(version=2))
+        assert (await ask(client))["version"] == 2
+
+
+async def test_deleted_handler_keeps_serving_with_one_warning(
+    write: WriteFile, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Deleting a handler file warns once and keeps its loaded version serving."""
+    path = write("doomed.py", ECHO_VERSION.format(version=1))
+    config = {"endpoints": [endpoint("/d", "doomed.py")]}
+    async with run_server(config, base_dir=base(write), reload=True) as server:
+        client = await server.connect("/d")
+        with caplog.at_level(logging.WARNING, logger="mockws.reload"):
+            path.unlink()
+            for _ in range(2):
+                assert await server.reloader.apply({str(path.resolve())}) is None
+        warnings = [r.getMessage() for r in caplog.records if "was deleted" in r.getMessage()]
+        assert len(warnings) == 1
+        assert (await ask(client))["version"] == 1
+
+
 async def test_unchanged_save_does_not_reload(write: WriteFile) -> None:
     """Saving a file without changing it reloads nothing."""
     path = write("same.py", ECHO_VERSION.format(version=1))
