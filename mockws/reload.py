@@ -121,6 +121,7 @@ class Reloader:
         self._missing: set[str] = set()
         self._restarts: dict[HandlerSlot, asyncio.Task[None]] = {}
         self._reloaded = asyncio.Event()
+        self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -175,6 +176,10 @@ class Reloader:
         Returns:
             The report, or None when no file's content changed.
         """
+        async with self._lock:
+            return await self._apply(files)
+
+    async def _apply(self, files: set[str]) -> ReloadReport | None:
         started = time.perf_counter()
         report = ReloadReport()
         for _ in range(_MAX_ROUNDS):
