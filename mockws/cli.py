@@ -69,8 +69,22 @@ def main() -> None:
     show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
 )
+@click.option("--log-messages", is_flag=True, help="Log one line per message in and out.")
+@click.option(
+    "--log-format",
+    default="text",
+    show_default=True,
+    type=click.Choice(["text", "json"], case_sensitive=False),
+    help="text: readable lines (coloured on a terminal); json: one JSON object per line.",
+)
 def serve(
-    config_path: str | None, host: str | None, port: int | None, reload: bool | None, log_level: str
+    config_path: str | None,
+    host: str | None,
+    port: int | None,
+    reload: bool | None,
+    log_level: str,
+    log_messages: bool,
+    log_format: str,
 ) -> None:
     """Serve the config's endpoints until interrupted."""
     config = _load(config_path)
@@ -80,9 +94,9 @@ def serve(
         port=config.port if port is None else port,
         reload=config.reload if reload is None else reload,
     )
-    configure_logging(log_level)
+    configure_logging(log_level, log_format.lower())
     try:
-        asyncio.run(_serve(config))
+        asyncio.run(_serve(config, log_messages))
     except MockwsError as exc:
         _fail(exc)
     except OSError as exc:
@@ -92,8 +106,8 @@ def serve(
         sys.exit(1)
 
 
-async def _serve(config: Config) -> None:
-    server = MockServer(config)
+async def _serve(config: Config, log_messages: bool = False) -> None:
+    server = MockServer(config, log_messages=log_messages)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -187,6 +187,7 @@ async def run_server(
     *,
     base_dir: Path | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    log_messages: bool = False,
 ) -> AsyncIterator[RunningServer]:
     """Start a server on a free loopback port for the duration of the block.
 
@@ -194,9 +195,10 @@ async def run_server(
         config: A Config, a mapping of the config's shape, or a config path.
         base_dir: Where a mapping's relative handler paths resolve.
         timeout: Default wait of every client operation, in seconds.
+        log_messages: Log every message in and out (``mockws.message`` logger).
     """
     resolved = replace(_as_config(config, base_dir), host="127.0.0.1", port=0, reload=False)
-    server = MockServer(resolved)
+    server = MockServer(resolved, log_messages=log_messages)
     await server.start()
     try:
         async with aiohttp.ClientSession() as session:
