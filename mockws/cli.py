@@ -12,6 +12,7 @@ from typing import NoReturn
 
 import click
 
+from .admin import inspector_url
 from .config import DEFAULT_CONFIG_NAMES, Config, find_default_config, load_config
 from .errors import MockwsError
 from .logs import configure_logging
@@ -116,6 +117,9 @@ async def _serve(config: Config, log_messages: bool = False) -> None:
             loop.add_signal_handler(signum, stop.set)
     for endpoint in server.endpoints:
         click.echo(f"mockws: {server.url(endpoint.pattern)} -> {endpoint.config.handler}")
+    inspector = inspector_url(server)
+    if inspector is not None:
+        click.echo(f"mockws: inspector at {inspector}")
     click.echo(f"mockws: ready on {config.host}:{server.port} (Ctrl+C to stop)")
     sys.stdout.flush()
     try:

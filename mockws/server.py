@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
+from .admin import install_admin
 from .config import Config, EndpointConfig
 from .endpoint import Endpoint
 from .errors import HandlerError
@@ -88,8 +89,9 @@ class MockServer:
         self._stopping = False
 
     def build_app(self) -> web.Application:
-        """Return the aiohttp application; one catch-all route does the routing."""
+        """Return the aiohttp application: the admin routes, then one catch-all route."""
         app = web.Application()
+        install_admin(app, self)
         app.router.add_get("/{tail:.*}", self._handle)
         return app
 

@@ -154,6 +154,8 @@ async def test_serve_log_format_json_masks_secrets(write: WriteFile) -> None:
     process, lines = await start_serve("--log-messages", "--log-format", "json", cwd=config.parent)
     try:
         url = next(line.split()[1] for line in lines if "ws://" in line)
+        port = url.split(":")[2].split("/")[0]
+        assert f"mockws: inspector at http://127.0.0.1:{port}/__mockws/" in lines
         async with websockets.connect(f"{url}?token=s3cret") as client:
             await client.send('{"token": "abc"}')
             assert await asyncio.wait_for(client.recv(), 5) == '{"token":"abc"}'
