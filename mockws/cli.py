@@ -1,9 +1,10 @@
-"""The ``mockws`` command line: serve and check."""
+"""The ``mockws`` command line: serve, check and init."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import shlex
 import signal
 import sys
 from dataclasses import replace
@@ -16,6 +17,7 @@ from .admin import inspector_url
 from .config import DEFAULT_CONFIG_NAMES, Config, find_default_config, load_config
 from .errors import MockwsError
 from .logs import configure_logging
+from .scaffold import write_starter
 from .server import MockServer, load_endpoints
 
 __all__ = ["main"]
@@ -127,6 +129,23 @@ async def _serve(config: Config, log_messages: bool = False) -> None:
     finally:
         click.echo("mockws: shutting down")
         await server.stop()
+
+
+@main.command()
+@click.argument("folder", default=".", type=click.Path(file_okay=False, path_type=Path))
+def init(folder: Path) -> None:
+    """Write a starter mockws.yaml and handlers/app.py into FOLDER (default: here)."""
+    try:
+        written = write_starter(folder)
+    except MockwsError as exc:
+        _fail(exc)
+    for path in written:
+        click.echo(f"mockws: wrote {path}")
+    here = folder.resolve() == Path.cwd().resolve()
+    command = "mockws serve" if here else f"cd {shlex.quote(str(folder))} && mockws serve"
+    click.echo(f"\nNext: {command}")
+    click.echo('Then, in a browser console: new WebSocket("ws://127.0.0.1:8765/ws")')
+    click.echo("and watch it live at http://127.0.0.1:8765/__mockws/")
 
 
 @main.command()
