@@ -6,6 +6,9 @@ Example::
         client = await server.connect("/ws/chat")
         await client.send({"type": "join", "room": "lobby"})
         assert (await client.receive_json())["type"] == "joined"
+
+With pytest, the ``mockws_server`` fixture (:mod:`mockws.pytest_plugin`)
+does the ``run_server`` part.
 """
 
 from __future__ import annotations
@@ -23,9 +26,17 @@ import aiohttp
 
 from .codec import decode_text
 from .config import Config, config_from_mapping, load_config
+from .hub import Hub
 from .server import MockServer
 
 __all__ = ["DEFAULT_TIMEOUT", "MockClient", "RunningServer", "run_server"]
+
+_CLOSING = (
+    aiohttp.WSMsgType.CLOSE,
+    aiohttp.WSMsgType.CLOSING,
+    aiohttp.WSMsgType.CLOSED,
+    aiohttp.WSMsgType.ERROR,
+)
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -33,14 +44,27 @@ DEFAULT_TIMEOUT = 5.0
 class MockClient:
     """A WebSocket client whose every wait has a timeout.
 
+    Use it as an async context manager to close it at the end of a block.
+
     Args:
         socket: The open aiohttp client socket.
         timeout: Default seconds to wait in ``receive`` and ``expect_close``.
+        parse_json: Default of ``receive``: decode JSON text as the
+            endpoint's ``on_message`` would.
     """
 
-    def __init__(self, socket: aiohttp.ClientWebSocketResponse, timeout: float) -> None:
+    def __init__(
+        self, socket: aiohttp.ClientWebSocketResponse, timeout: float, *, parse_json: bool = True
+    ) -> None:
         self.socket = socket
         self.timeout = timeout
+        self.parse_json = parse_json
+
+    async def __aenter__(self) -> MockClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
 
     @property
     def closed(self) -> bool:
@@ -64,8 +88,12 @@ class MockClient:
     async def _next(self, timeout: float | None) -> aiohttp.WSMessage:
         return await asyncio.wait_for(self.socket.receive(), timeout or self.timeout)
 
-    async def receive(self, timeout: float | None = None, *, parse_json: bool = True) -> Any:
+    async def receive(self, timeout: float | None = None, *, parse_json: bool | None = None) -> Any:
         """Return the next message, decoded as ``on_message`` decodes it.
+
+        JSON text comes parsed (unless the endpoint sets ``parse_json: false``
+        or ``parse_json=False`` is passed), other text as ``str``, binary as
+        ``bytes``.
 
         Raises:
             TimeoutError: Nothing arrived in time.
@@ -73,7 +101,7 @@ class MockClient:
         """
         message = await self._next(timeout)
         if message.type is aiohttp.WSMsgType.TEXT:
-            return decode_text(message.data, parse_json)
+            return decode_text(message.data, self.parse_json if parse_json is None else parse_json)
         if message.type is aiohttp.WSMsgType.BINARY:
             return message.data
         raise ConnectionError(
@@ -103,15 +131,25 @@ class MockClient:
         async with asyncio.timeout(timeout or self.timeout):
             while True:
                 message = await self.socket.receive()
-                if message.type in (
-                    aiohttp.WSMsgType.CLOSE,
-                    aiohttp.WSMsgType.CLOSING,
-                    aiohttp.WSMsgType.CLOSED,
-                    aiohttp.WSMsgType.ERROR,
-                ):
+                if message.type in _CLOSING:
                     if message.type is aiohttp.WSMsgType.CLOSE:
                         return int(message.data), str(message.extra or "")
                     return self.socket.close_code, ""
+
+    async def expect_no_message(self, within: float = 0.2) -> None:
+        """Assert that no message arrives for ``within`` seconds.
+
+        Raises:
+            AssertionError: A message arrived (it is named in the error) or
+                the connection closed.
+        """
+        try:
+            message = await asyncio.wait_for(self.socket.receive(), within)
+        except TimeoutError:
+            return
+        if message.type in _CLOSING:
+            raise AssertionError(f"expected silence, the connection closed ({message.data})")
+        raise AssertionError(f"expected no message, got {message.data!r}")
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the connection and wait for the server's answer."""
@@ -133,7 +171,7 @@ class RunningServer:
         return self.server.port
 
     @property
-    def hub(self) -> Any:
+    def hub(self) -> Hub:
         """The server's hub, for asserting on connections and rooms."""
         return self.server.hub
 
@@ -141,6 +179,14 @@ class RunningServer:
         """Return the ``ws://`` URL of ``path`` (after the prefix) with ``query``."""
         url = self.server.url(path)
         return f"{url}?{urlencode(query)}" if query else url
+
+    def http_url(self, path: str = "/") -> str:
+        """Return the ``http://`` URL of ``path`` on this server (``/__mockws/api/rooms``...)."""
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _parse_json(self, path: str) -> bool:
+        match = self.server.router.match(self.server.router.prefix + path.partition("?")[0])
+        return match.target.config.parse_json if match is not None else True
 
     async def connect(
         self,
@@ -164,7 +210,7 @@ class RunningServer:
             timeout=aiohttp.ClientWSTimeout(ws_close=timeout or self.timeout),
             **options,
         )
-        client = MockClient(socket, timeout or self.timeout)
+        client = MockClient(socket, timeout or self.timeout, parse_json=self._parse_json(path))
         self.clients.append(client)
         return client
 
