@@ -31,7 +31,7 @@ from .events import (
 )
 from .logformat import EVENT_ATTRIBUTE
 
-__all__ = ["LOG_PREVIEW_CHARS", "EventLogger", "format_size"]
+__all__ = ["LOG_PREVIEW_CHARS", "EventLogger", "describe", "format_size"]
 
 LOG_PREVIEW_CHARS = 80
 

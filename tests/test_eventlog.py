@@ -23,7 +23,7 @@ from mockws.events import (
 from mockws.logformat import EVENT_ATTRIBUTE, JsonFormatter, TextFormatter, wants_colour
 from mockws.testing import run_server
 
-from .helpers import WriteFile, endpoint
+from .helpers import WriteFile, endpoint, killed_on_exit
 from .test_cli import start_serve
 
 
@@ -152,7 +152,7 @@ async def test_serve_log_format_json_masks_secrets(write: WriteFile) -> None:
     write("echo.py", "async def on_message(conn, data):\n    await conn.send(data)\n")
     config = write("mockws.yaml", "port: 0\nendpoints:\n  - pattern: /echo\n    handler: echo.py\n")
     process, lines = await start_serve("--log-messages", "--log-format", "json", cwd=config.parent)
-    try:
+    async with killed_on_exit(process):
         url = next(line.split()[1] for line in lines if "ws://" in line)
         port = url.split(":")[2].split("/")[0]
         assert f"mockws: inspector at http://127.0.0.1:{port}/__mockws/" in lines
@@ -163,10 +163,6 @@ async def test_serve_log_format_json_masks_secrets(write: WriteFile) -> None:
         assert await asyncio.wait_for(process.wait(), 10) == 0
         assert process.stderr is not None
         stderr = (await process.stderr.read()).decode()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
     records = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     events = {r["event"]["type"]: r["event"] for r in records if "event" in r}
     assert set(events) >= {"open", "in", "out", "close"}, stderr

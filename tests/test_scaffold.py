@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from mockws.cli import main
 from mockws.scaffold import STARTER_FILES
 
+from .helpers import killed_on_exit
 from .test_cli import start_serve
 
 
@@ -26,7 +27,7 @@ async def test_init_then_serve_the_result(tmp_path: Path) -> None:
     assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*.*")) == sorted(STARTER_FILES)
 
     process, lines = await start_serve("--port", "0", cwd=folder)
-    try:
+    async with killed_on_exit(process):
         url = next(line.split()[1] for line in lines if "ws://" in line)
         assert url.endswith("/ws")
         async with websockets.connect(url) as alice, websockets.connect(url) as bob:
@@ -42,10 +43,6 @@ async def test_init_then_serve_the_result(tmp_path: Path) -> None:
             assert echo == {"type": "echo", "data": "plain text"}
         process.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(process.wait(), 10) == 0
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
 
 
 @pytest.mark.parametrize("existing", ["mockws.yaml", "mockws.py", "handlers/app.py"])
