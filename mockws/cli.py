@@ -1,9 +1,10 @@
-"""The ``mockws`` command line: serve and check."""
+"""The ``mockws`` command line: serve, check and init."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import shlex
 import signal
 import sys
 from dataclasses import replace
@@ -12,9 +13,11 @@ from typing import NoReturn
 
 import click
 
+from .admin import inspector_url
 from .config import DEFAULT_CONFIG_NAMES, Config, find_default_config, load_config
 from .errors import MockwsError
 from .logs import configure_logging
+from .scaffold import write_starter
 from .server import MockServer, load_endpoints
 
 __all__ = ["main"]
@@ -69,8 +72,22 @@ def main() -> None:
     show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
 )
+@click.option("--log-messages", is_flag=True, help="Log one line per message in and out.")
+@click.option(
+    "--log-format",
+    default="text",
+    show_default=True,
+    type=click.Choice(["text", "json"], case_sensitive=False),
+    help="text: readable lines (coloured on a terminal); json: one JSON object per line.",
+)
 def serve(
-    config_path: str | None, host: str | None, port: int | None, reload: bool | None, log_level: str
+    config_path: str | None,
+    host: str | None,
+    port: int | None,
+    reload: bool | None,
+    log_level: str,
+    log_messages: bool,
+    log_format: str,
 ) -> None:
     """Serve the config's endpoints until interrupted."""
     config = _load(config_path)
@@ -80,9 +97,9 @@ def serve(
         port=config.port if port is None else port,
         reload=config.reload if reload is None else reload,
     )
-    configure_logging(log_level)
+    configure_logging(log_level, log_format.lower())
     try:
-        asyncio.run(_serve(config))
+        asyncio.run(_serve(config, log_messages))
     except MockwsError as exc:
         _fail(exc)
     except OSError as exc:
@@ -92,8 +109,8 @@ def serve(
         sys.exit(1)
 
 
-async def _serve(config: Config) -> None:
-    server = MockServer(config)
+async def _serve(config: Config, log_messages: bool = False) -> None:
+    server = MockServer(config, log_messages=log_messages)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -102,6 +119,9 @@ async def _serve(config: Config) -> None:
             loop.add_signal_handler(signum, stop.set)
     for endpoint in server.endpoints:
         click.echo(f"mockws: {server.url(endpoint.pattern)} -> {endpoint.config.handler}")
+    inspector = inspector_url(server)
+    if inspector is not None:
+        click.echo(f"mockws: inspector at {inspector}")
     click.echo(f"mockws: ready on {config.host}:{server.port} (Ctrl+C to stop)")
     sys.stdout.flush()
     try:
@@ -109,6 +129,23 @@ async def _serve(config: Config) -> None:
     finally:
         click.echo("mockws: shutting down")
         await server.stop()
+
+
+@main.command()
+@click.argument("folder", default=".", type=click.Path(file_okay=False, path_type=Path))
+def init(folder: Path) -> None:
+    """Write a starter mockws.yaml and handlers/app.py into FOLDER (default: here)."""
+    try:
+        written = write_starter(folder)
+    except MockwsError as exc:
+        _fail(exc)
+    for path in written:
+        click.echo(f"mockws: wrote {path}")
+    here = folder.resolve() == Path.cwd().resolve()
+    command = "mockws serve" if here else f"cd {shlex.quote(str(folder))} && mockws serve"
+    click.echo(f"\nNext: {command}")
+    click.echo('Then, in a browser console: new WebSocket("ws://127.0.0.1:8765/ws")')
+    click.echo("and watch it live at http://127.0.0.1:8765/__mockws/")
 
 
 @main.command()

@@ -120,6 +120,8 @@ class Config:
         allowed_origins: Origins allowed to connect; None means loopback
             origins only, ``("*",)`` allows every origin.
         endpoints: The endpoints in match priority order.
+        admin_token: Required by the admin API and inspector when set; they
+            are then served on any address, not only on loopback.
         source: The config file, if the config came from one.
         base_dir: The folder relative paths resolve against.
     """
@@ -130,6 +132,7 @@ class Config:
     prefix: str = ""
     reload: bool = True
     allowed_origins: tuple[str, ...] | None = None
+    admin_token: str | None = field(default=None, repr=False)
     source: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
     source_map: SourceMap = field(default_factory=SourceMap, compare=False, repr=False)
@@ -284,7 +287,7 @@ def expand_env(value: str, source: SourceMap, key: str) -> str:
     return _ENV_REFERENCE.sub(substitute, value)
 
 
-_TOP_KEYS = ("host", "port", "prefix", "reload", "allowed_origins", "endpoints")
+_TOP_KEYS = ("host", "port", "prefix", "reload", "allowed_origins", "admin_token", "endpoints")
 _ENDPOINT_KEYS = (
     "pattern",
     "handler",
@@ -449,12 +452,19 @@ def config_from_mapping(
         prefix=prefix,
         reload=top.boolean("reload", True),
         allowed_origins=top.string_list("allowed_origins"),
+        admin_token=_admin_token(top),
         source=source,
         base_dir=base_dir,
         source_map=source_map,
     )
     top.finish(_TOP_KEYS)
     return config
+
+
+def _admin_token(top: _Section) -> str | None:
+    # Empty means none, so `admin_token: ${MOCKWS_ADMIN_TOKEN:-}` makes the token optional.
+    token = top.string("admin_token")
+    return token if token and token.strip() else None
 
 
 def _check_duplicates(endpoints: tuple[EndpointConfig, ...], source: SourceMap) -> None:

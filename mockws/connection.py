@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .codec import encode_message
+from .events import RoomJoined, RoomLeft, message_out
 from .frames import build_frame
 from .outbox import Outbox
 
@@ -58,6 +59,7 @@ class Connection:
         self.messages_out = 0
         self._socket = socket
         self._outbox = outbox
+        self._events = hub.events
         self._rooms: set[str] = set()
         self._closing = False
         self.close_code: int | None = None
@@ -97,7 +99,10 @@ class Connection:
             closed or the client is too far behind to take more.
         """
         opcode, payload = encode_message(data)
-        return self._write(opcode, payload, None)
+        queued = self._write(opcode, payload, None)
+        if queued and self._events.wants_messages:
+            self._events.publish(message_out(self.id, self.endpoint, opcode, payload))
+        return queued
 
     def _write(self, opcode: int, payload: bytes, frame: bytes | None) -> bool:
         """Queue an encoded message, reusing ``frame`` when it fits this connection."""
@@ -128,11 +133,17 @@ class Connection:
 
     def join(self, room: str) -> None:
         """Add this connection to ``room``; joining twice changes nothing."""
+        new = room not in self._rooms
         self.hub._join(self, room)
+        if new and self._events.active:
+            self._events.publish(RoomJoined(conn_id=self.id, room=room))
 
     def leave(self, room: str) -> None:
         """Remove this connection from ``room``; leaving twice changes nothing."""
+        was_member = room in self._rooms
         self.hub._leave(self, room)
+        if was_member and self._events.active:
+            self._events.publish(RoomLeft(conn_id=self.id, room=room))
 
     async def ping(self, payload: bytes = b"") -> None:
         """Send a PING frame; the client's PONG needs no handling."""

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from .connection import Connection
+from .events import handler_failed
 from .handlers import call_hook
 
 __all__ = ["Stage", "handler_stage", "report_hook_error", "run_hook", "run_pipeline"]
@@ -28,6 +29,8 @@ async def report_hook_error(conn: Connection, error: BaseException, hook_name: s
         True when ``on_error`` took the error, False when it was only logged.
     """
     slot = conn._endpoint.handler
+    if conn._events.active:
+        conn._events.publish(handler_failed(slot.spec, hook_name, error, conn.id))
     on_error = slot.hook("on_error")
     if on_error is not None:
         try:

@@ -5,7 +5,8 @@ Every error a user can cause derives from :class:`MockwsError`::
     MockwsError
      ├── ConfigError        a config file or value is wrong (file, line, key)
      ├── HandlerError       a handler module cannot be imported or lacks a name
-     └── AuthError          an authenticate setting cannot be used
+     ├── AuthError          an authenticate setting cannot be used
+     └── InitError          ``mockws init`` would overwrite a file
 
 Each keeps the fields a user needs to fix the problem and formats them in
 ``__str__``, so the CLI can print the exception as it is and exit with
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["MockwsError", "ConfigError", "HandlerError", "AuthError"]
+__all__ = ["MockwsError", "ConfigError", "HandlerError", "AuthError", "InitError"]
 
 
 def _display_path(path: Path | str | None) -> str:
@@ -101,5 +102,11 @@ class HandlerError(MockwsError):
 
 class AuthError(MockwsError):
     """An authenticate setting cannot be used (a missing key file, say)."""
+
+    exit_code = 2
+
+
+class InitError(MockwsError):
+    """``mockws init`` cannot write its starter files (one exists already)."""
 
     exit_code = 2

@@ -13,6 +13,7 @@ from typing import Any
 
 from .codec import encode_message
 from .connection import Connection
+from .events import EventBus, message_out
 from .frames import build_frame
 
 __all__ = ["Hub"]
@@ -53,6 +54,7 @@ class Hub:
         self._rooms: dict[str, dict[Connection, None]] = {}
         self.connections: Mapping[str, Connection] = MappingProxyType(self._connections)
         self.rooms: Mapping[str, frozenset[Connection]] = _RoomsView(self._rooms)
+        self.events = EventBus()
 
     def get(self, conn_id: str) -> Connection | None:
         """Return the live connection with id ``conn_id``, or None."""
@@ -124,9 +126,17 @@ class Hub:
             connections and clients too far behind to take more are skipped.
         """
         opcode, payload = encode_message(data)
-        return self._deliver(
+        if rooms is not None and not isinstance(rooms, str):
+            rooms = tuple(rooms)
+        reached = self._deliver(
             opcode, payload, self._targets(rooms, endpoint), _excluded_ids(exclude)
         )
+        if self.events.wants_messages:
+            room_names = (rooms,) if isinstance(rooms, str) else rooms
+            self.events.publish(
+                message_out(None, endpoint, opcode, payload, recipients=reached, rooms=room_names)
+            )
+        return reached
 
     def _deliver(
         self, opcode: int, payload: bytes, targets: Iterable[Connection], excluded: frozenset[str]
@@ -148,4 +158,9 @@ class Hub:
         """
         targets = [conn for conn in self._connections.values() if conn.user_id == user_id]
         opcode, payload = encode_message(data)
-        return self._deliver(opcode, payload, targets, frozenset())
+        reached = self._deliver(opcode, payload, targets, frozenset())
+        if self.events.wants_messages:
+            self.events.publish(
+                message_out(None, None, opcode, payload, recipients=reached, user=user_id)
+            )
+        return reached

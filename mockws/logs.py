@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import logging
+import re
+import sys
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
-__all__ = ["SECRET_QUERY_PARAMS", "MaskingAccessLogger", "configure_logging", "mask_query"]
+from .logformat import JsonFormatter, TextFormatter, wants_colour
+
+__all__ = [
+    "SECRET_QUERY_PARAMS",
+    "MaskingAccessLogger",
+    "configure_logging",
+    "mask_json_secrets",
+    "mask_query",
+]
 
 SECRET_QUERY_PARAMS = frozenset(
     {
@@ -23,6 +33,7 @@ SECRET_QUERY_PARAMS = frozenset(
         "apikey",
         "password",
         "secret",
+        "admin_token",
     }
 )
 MASK = "***"
@@ -37,6 +48,20 @@ def mask_query(path_qs: str, secret_names: Iterable[str] = SECRET_QUERY_PARAMS) 
     pairs = parse_qsl(parts.query, keep_blank_values=True)
     masked = [(name, MASK if name.lower() in secrets else value) for name, value in pairs]
     return f"{parts.path}?{urlencode(masked, safe='*')}"
+
+
+_SECRET_KEYS = "|".join(sorted(SECRET_QUERY_PARAMS))
+_JSON_SECRET = re.compile(rf'("(?:{_SECRET_KEYS})"\s*:\s*)"(?:[^"\\]|\\.)*"?', re.IGNORECASE)
+
+
+def mask_json_secrets(text: str) -> str:
+    """Return ``text`` with the string values of secret-named JSON keys masked.
+
+    Works on the start of a message too: a value cut short is masked all the same.
+    """
+    if '"' not in text:
+        return text
+    return _JSON_SECRET.sub(rf'\1"{MASK}"', text)
 
 
 class MaskingAccessLogger(AbstractAccessLogger):
@@ -58,12 +83,21 @@ class MaskingAccessLogger(AbstractAccessLogger):
         )
 
 
-def configure_logging(level: str = "info") -> None:
-    """Send mockws and aiohttp logs to stderr as readable lines."""
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
+def configure_logging(level: str = "info", fmt: str = "text", colour: bool | None = None) -> None:
+    """Send mockws and aiohttp logs to stderr.
+
+    Args:
+        level: The lowest level logged (debug, info, warning, error).
+        fmt: ``text`` for readable lines, ``json`` for one JSON object per line.
+        colour: Colour text lines; None colours when stderr is a terminal.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            TextFormatter(colour=wants_colour(sys.stderr) if colour is None else colour)
+        )
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     # mockws logs one line per reload; watchfiles' own "N changes detected" repeats it.
     logging.getLogger("watchfiles").setLevel(logging.WARNING)

@@ -10,9 +10,12 @@ from dataclasses import replace
 
 from aiohttp import web
 
+from .admin import install_admin
 from .config import Config, EndpointConfig
 from .endpoint import Endpoint
 from .errors import HandlerError
+from .eventlog import EventLogger
+from .events import EventBus, handler_failed
 from .handlers import HandlerSlot, call_hook, load_handler
 from .hub import Hub
 from .logs import MaskingAccessLogger
@@ -69,11 +72,14 @@ class MockServer:
 
     Args:
         config: A validated config.
+        log_messages: Log one line per message in and out, not only per
+            connection event.
     """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, log_messages: bool = False) -> None:
         self.config = config
         self.hub = Hub()
+        EventLogger(log_messages=log_messages).attach(self.hub.events)
         self.slots: dict[str, HandlerSlot] = {}
         self.endpoints: list[Endpoint] = []
         self.router: Router[Endpoint] = Router(config.prefix, ())
@@ -87,8 +93,9 @@ class MockServer:
         self.reloader: Reloader | None = None
 
     def build_app(self) -> web.Application:
-        """Return the aiohttp application; one catch-all route does the routing."""
+        """Return the aiohttp application: the admin routes, then one catch-all route."""
         app = web.Application()
+        install_admin(app, self)
         app.router.add_get("/{tail:.*}", self._handle)
         return app
 
@@ -152,7 +159,7 @@ class MockServer:
         if hook is None:
             return
         task = asyncio.create_task(call_hook(hook, self.hub), name=f"mockws background {slot.spec}")
-        task.add_done_callback(lambda done: _report_background_end(slot, done))
+        task.add_done_callback(lambda done: _report_background_end(slot, done, self.hub.events))
         self._background[slot] = task
 
     async def _stop_background(self, slot: HandlerSlot) -> None:
@@ -239,9 +246,11 @@ class MockServer:
             await self._runner.cleanup()
 
 
-def _report_background_end(slot: HandlerSlot, task: asyncio.Task[None]) -> None:
+def _report_background_end(slot: HandlerSlot, task: asyncio.Task[None], events: EventBus) -> None:
     if task.cancelled():
         return
     error = task.exception()
     if error is not None:
         log.error("%s: background task raised", slot.spec, exc_info=error)
+        if events.active:
+            events.publish(handler_failed(slot.spec, "background", error))

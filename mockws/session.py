@@ -17,6 +17,7 @@ from .codec import decode_text
 from .connection import Connection
 from .dispatch import DEFAULT_STAGES, report_hook_error, run_hook, run_pipeline
 from .endpoint import Endpoint
+from .events import connection_closed, connection_opened, handler_failed, message_in
 from .hub import Hub
 from .outbox import FlushScheduler, Outbox
 
@@ -70,7 +71,8 @@ async def serve_connection(
         query=_query_without(request, None),
     )
     hub._register(conn)
-    log.info("%s connected to %s (%s)", conn.id, conn.path, conn.endpoint)
+    if hub.events.active:
+        hub.events.publish(connection_opened(conn))
     try:
         if await run_hook(conn, "on_connect"):
             await _read_messages(conn, socket)
@@ -79,17 +81,19 @@ async def serve_connection(
     finally:
         _record_close(conn, socket.close_code or CLOSE_ABNORMAL, "")
         conn._closing = True
-        log.info("%s closed %s %s", conn.id, conn.close_code, conn.close_reason)
         try:
             await run_hook(conn, "on_close", conn.close_code, conn.close_reason)
         finally:
             hub._unregister(conn)
+            if hub.events.active:
+                hub.events.publish(connection_closed(conn))
     return socket
 
 
 async def _read_messages(conn: Connection, socket: web.WebSocketResponse) -> None:
     """Dispatch messages until the socket closes, recording who closed it and why."""
     parse_json = conn._endpoint.config.parse_json
+    events = conn._events
     while True:
         message = await socket.receive()
         kind = message.type
@@ -111,6 +115,8 @@ async def _read_messages(conn: Connection, socket: web.WebSocketResponse) -> Non
         else:
             continue
         conn.messages_in += 1
+        if events.wants_messages:
+            events.publish(message_in(conn.id, conn.endpoint, message.data))
         await run_pipeline(DEFAULT_STAGES, conn, data)
 
 
@@ -125,3 +131,7 @@ async def _report_protocol_error(conn: Connection, error: BaseException) -> None
         await report_hook_error(conn, error, "the protocol")
     else:
         log.warning("%s: protocol error from client: %s", conn.id, error)
+        if conn._events.active:
+            conn._events.publish(
+                handler_failed(conn._endpoint.handler.spec, "the protocol", error, conn.id)
+            )

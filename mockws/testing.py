@@ -6,6 +6,9 @@ Example::
         client = await server.connect("/ws/chat")
         await client.send({"type": "join", "room": "lobby"})
         assert (await client.receive_json())["type"] == "joined"
+
+With pytest, the ``mockws_server`` fixture (:mod:`mockws.pytest_plugin`)
+does the ``run_server`` part.
 """
 
 from __future__ import annotations
@@ -23,10 +26,18 @@ import aiohttp
 
 from .codec import decode_text
 from .config import Config, config_from_mapping, load_config
+from .hub import Hub
 from .reload import Reloader, ReloadReport
 from .server import MockServer
 
 __all__ = ["DEFAULT_TIMEOUT", "MockClient", "ReloadWait", "RunningServer", "run_server"]
+
+_CLOSING = (
+    aiohttp.WSMsgType.CLOSE,
+    aiohttp.WSMsgType.CLOSING,
+    aiohttp.WSMsgType.CLOSED,
+    aiohttp.WSMsgType.ERROR,
+)
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -34,14 +45,27 @@ DEFAULT_TIMEOUT = 5.0
 class MockClient:
     """A WebSocket client whose every wait has a timeout.
 
+    Use it as an async context manager to close it at the end of a block.
+
     Args:
         socket: The open aiohttp client socket.
         timeout: Default seconds to wait in ``receive`` and ``expect_close``.
+        parse_json: Default of ``receive``: decode JSON text as the
+            endpoint's ``on_message`` would.
     """
 
-    def __init__(self, socket: aiohttp.ClientWebSocketResponse, timeout: float) -> None:
+    def __init__(
+        self, socket: aiohttp.ClientWebSocketResponse, timeout: float, *, parse_json: bool = True
+    ) -> None:
         self.socket = socket
         self.timeout = timeout
+        self.parse_json = parse_json
+
+    async def __aenter__(self) -> MockClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
 
     @property
     def closed(self) -> bool:
@@ -65,8 +89,12 @@ class MockClient:
     async def _next(self, timeout: float | None) -> aiohttp.WSMessage:
         return await asyncio.wait_for(self.socket.receive(), timeout or self.timeout)
 
-    async def receive(self, timeout: float | None = None, *, parse_json: bool = True) -> Any:
+    async def receive(self, timeout: float | None = None, *, parse_json: bool | None = None) -> Any:
         """Return the next message, decoded as ``on_message`` decodes it.
+
+        JSON text comes parsed (unless the endpoint sets ``parse_json: false``
+        or ``parse_json=False`` is passed), other text as ``str``, binary as
+        ``bytes``.
 
         Raises:
             TimeoutError: Nothing arrived in time.
@@ -74,7 +102,7 @@ class MockClient:
         """
         message = await self._next(timeout)
         if message.type is aiohttp.WSMsgType.TEXT:
-            return decode_text(message.data, parse_json)
+            return decode_text(message.data, self.parse_json if parse_json is None else parse_json)
         if message.type is aiohttp.WSMsgType.BINARY:
             return message.data
         raise ConnectionError(
@@ -104,15 +132,25 @@ class MockClient:
         async with asyncio.timeout(timeout or self.timeout):
             while True:
                 message = await self.socket.receive()
-                if message.type in (
-                    aiohttp.WSMsgType.CLOSE,
-                    aiohttp.WSMsgType.CLOSING,
-                    aiohttp.WSMsgType.CLOSED,
-                    aiohttp.WSMsgType.ERROR,
-                ):
+                if message.type in _CLOSING:
                     if message.type is aiohttp.WSMsgType.CLOSE:
                         return int(message.data), str(message.extra or "")
                     return self.socket.close_code, ""
+
+    async def expect_no_message(self, within: float = 0.2) -> None:
+        """Assert that no message arrives for ``within`` seconds.
+
+        Raises:
+            AssertionError: A message arrived (it is named in the error) or
+                the connection closed.
+        """
+        try:
+            message = await asyncio.wait_for(self.socket.receive(), within)
+        except TimeoutError:
+            return
+        if message.type in _CLOSING:
+            raise AssertionError(f"expected silence, the connection closed ({message.data})")
+        raise AssertionError(f"expected no message, got {message.data!r}")
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the connection and wait for the server's answer."""
@@ -145,7 +183,7 @@ class RunningServer:
         return self.server.port
 
     @property
-    def hub(self) -> Any:
+    def hub(self) -> Hub:
         """The server's hub, for asserting on connections and rooms."""
         return self.server.hub
 
@@ -180,6 +218,14 @@ class RunningServer:
         url = self.server.url(path)
         return f"{url}?{urlencode(query)}" if query else url
 
+    def http_url(self, path: str = "/") -> str:
+        """Return the ``http://`` URL of ``path`` on this server (``/__mockws/api/rooms``...)."""
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _parse_json(self, path: str) -> bool:
+        match = self.server.router.match(self.server.router.prefix + path.partition("?")[0])
+        return match.target.config.parse_json if match is not None else True
+
     async def connect(
         self,
         path: str,
@@ -202,7 +248,7 @@ class RunningServer:
             timeout=aiohttp.ClientWSTimeout(ws_close=timeout or self.timeout),
             **options,
         )
-        client = MockClient(socket, timeout or self.timeout)
+        client = MockClient(socket, timeout or self.timeout, parse_json=self._parse_json(path))
         self.clients.append(client)
         return client
 
@@ -226,6 +272,7 @@ async def run_server(
     base_dir: Path | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     reload: bool = False,
+    log_messages: bool = False,
 ) -> AsyncIterator[RunningServer]:
     """Start a server on a free loopback port for the duration of the block.
 
@@ -235,9 +282,10 @@ async def run_server(
         timeout: Default wait of every client operation, in seconds.
         reload: Watch the handler files (and the config file) and reload
             them in place, as ``mockws serve`` does; off by default.
+        log_messages: Log every message in and out (``mockws.message`` logger).
     """
     resolved = replace(_as_config(config, base_dir), host="127.0.0.1", port=0, reload=reload)
-    server = MockServer(resolved)
+    server = MockServer(resolved, log_messages=log_messages)
     await server.start()
     try:
         async with aiohttp.ClientSession() as session:

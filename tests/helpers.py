@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -39,6 +41,17 @@ def write(project: Path) -> WriteFile:
         return path
 
     return write_file
+
+
+@asynccontextmanager
+async def killed_on_exit(process: asyncio.subprocess.Process) -> AsyncIterator[None]:
+    """Kill ``process`` when the block ends, unless it has already exited."""
+    try:
+        yield
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
 
 
 def endpoint(pattern: str, handler: str, **options: object) -> dict[str, object]:

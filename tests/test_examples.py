@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
-from mockws.testing import MockClient, RunningServer, run_server
+from mockws.testing import MockClient, RunningServer
 
 from .helpers import EXAMPLE_CONFIG
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[RunningServer]:
-    async with run_server(EXAMPLE_CONFIG) as running:
-        yield running
+def mockws_config() -> Path:
+    return EXAMPLE_CONFIG
+
+
+@pytest.fixture
+def server(mockws_server: RunningServer) -> RunningServer:
+    """The example config, served by the mockws pytest plugin."""
+    return mockws_server
 
 
 async def chat_client(server: RunningServer, room: str | None = None) -> tuple[MockClient, str]:

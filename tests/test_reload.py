@@ -473,7 +473,7 @@ def test_serve_reloads_by_default_and_can_be_turned_off(
     path = write("mockws.yaml", yaml_reload + "endpoints:\n  - {pattern: /h, handler: h.py}\n")
     seen: list[Config] = []
 
-    async def fake_serve(config: Config) -> None:
+    async def fake_serve(config: Config, *_: object) -> None:
         seen.append(config)
 
     monkeypatch.setattr(mockws.cli, "_serve", fake_serve)
