@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .codec import encode_message
-from .frames import build_frame
+from .frames import build_frame, encode_close_reason
 from .outbox import Outbox
 
 if TYPE_CHECKING:
@@ -17,9 +17,6 @@ if TYPE_CHECKING:
     from .hub import Hub
 
 __all__ = ["Connection"]
-
-_MAX_REASON_BYTES = 123
-
 
 class Connection:
     """A client connected to one endpoint.
@@ -147,6 +144,4 @@ class Connection:
         self.close_code = code
         self.close_reason = reason
         self._outbox.flush()
-        # RFC 6455 caps a close reason at 123 bytes; cut on a character boundary.
-        message = reason.encode("utf-8")[:_MAX_REASON_BYTES].decode("utf-8", "ignore").encode()
-        await self._socket.close(code=code, message=message)
+        await self._socket.close(code=code, message=encode_close_reason(reason))

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
-__all__ = ["SECRET_QUERY_PARAMS", "MaskingAccessLogger", "configure_logging", "mask_query"]
+__all__ = [
+    "SECRET_QUERY_PARAMS",
+    "MaskingAccessLogger",
+    "access_logger_for",
+    "configure_logging",
+    "mask_query",
+]
 
 SECRET_QUERY_PARAMS = frozenset(
     {
@@ -43,6 +49,7 @@ class MaskingAccessLogger(AbstractAccessLogger):
     """aiohttp access logger that never writes a query-string secret."""
 
     secret_names: frozenset[str] = SECRET_QUERY_PARAMS
+    extra_secret_names: Collection[str] = ()
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         """Log one finished request with its secrets masked."""
@@ -52,10 +59,23 @@ class MaskingAccessLogger(AbstractAccessLogger):
             '%s "%s %s" %s %.1fms',
             request.remote,
             request.method,
-            mask_query(request.path_qs, self.secret_names),
+            mask_query(request.path_qs, (*self.secret_names, *self.extra_secret_names)),
             response.status,
             time * 1000,
         )
+
+
+def access_logger_for(secret_names: Collection[str]) -> type[MaskingAccessLogger]:
+    """Return an access logger class that also masks ``secret_names``.
+
+    The collection is read at every log call, so a server can add the query
+    parameters of endpoints it loads later.
+    """
+
+    class ConfiguredAccessLogger(MaskingAccessLogger):
+        extra_secret_names = secret_names
+
+    return ConfiguredAccessLogger
 
 
 def configure_logging(level: str = "info") -> None:

@@ -9,12 +9,13 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
-from .config import Config, EndpointConfig
+from .auth import build_authenticator
+from .config import Config
 from .endpoint import Endpoint
-from .errors import HandlerError
+from .errors import HandlerError, MockwsError
 from .handlers import HandlerSlot, call_hook, load_handler
 from .hub import Hub
-from .logs import MaskingAccessLogger
+from .logs import access_logger_for
 from .origins import origin_allowed
 from .outbox import FlushScheduler
 from .router import Router
@@ -26,14 +27,6 @@ log = logging.getLogger("mockws.server")
 
 BACKGROUND_GRACE = 2.0
 SHUTDOWN_GRACE = 5.0
-
-
-def _unsupported(config: Config, endpoint: EndpointConfig) -> None:
-    key = config.endpoint_key(endpoint)
-    if endpoint.authenticate is not None:
-        raise config.error(f"{key}.authenticate", "authentication is not implemented yet")
-    if endpoint.compression.enabled:
-        raise config.error(f"{key}.compression", "compression is not implemented yet")
 
 
 def load_endpoints(config: Config, slots: dict[str, HandlerSlot] | None = None) -> list[Endpoint]:
@@ -48,7 +41,6 @@ def load_endpoints(config: Config, slots: dict[str, HandlerSlot] | None = None) 
     slots = {} if slots is None else slots
     endpoints = []
     for endpoint_config in config.endpoints:
-        _unsupported(config, endpoint_config)
         try:
             module = load_handler(endpoint_config.handler, config.base_dir)
         except HandlerError as exc:
@@ -57,7 +49,12 @@ def load_endpoints(config: Config, slots: dict[str, HandlerSlot] | None = None) 
         slot = slots.get(module.__name__)
         if slot is None:
             slot = slots[module.__name__] = HandlerSlot(endpoint_config.handler, module)
-        endpoints.append(Endpoint(endpoint_config, slot))
+        try:
+            auth = build_authenticator(endpoint_config, slot, slots, config.base_dir)
+        except MockwsError as exc:
+            key = f"{config.endpoint_key(endpoint_config)}.authenticate"
+            raise config.error(key, str(exc)) from None
+        endpoints.append(Endpoint(endpoint_config, slot, auth))
     return endpoints
 
 
@@ -81,6 +78,7 @@ class MockServer:
         self._runner: web.AppRunner | None = None
         self._scheduler: FlushScheduler | None = None
         self._stopping = False
+        self._secret_params: set[str] = set()
 
     def build_app(self) -> web.Application:
         """Return the aiohttp application; one catch-all route does the routing."""
@@ -92,6 +90,9 @@ class MockServer:
         endpoints = list(endpoints)
         router = Router(config.prefix, ((endpoint.pattern, endpoint) for endpoint in endpoints))
         self.config, self.endpoints, self.router = config, endpoints, router
+        # Only ever added to: a request logged after a reload may still carry an old one.
+        params = (endpoint.auth.query_param for endpoint in endpoints if endpoint.auth)
+        self._secret_params.update(param for param in params if param)
 
     async def start(self) -> None:
         """Import the handlers, bind the port and start background tasks.
@@ -103,7 +104,9 @@ class MockServer:
         self._install(self.config, load_endpoints(self.config, self.slots))
         self._scheduler = FlushScheduler(asyncio.get_running_loop())
         self._runner = web.AppRunner(
-            self.build_app(), access_log_class=MaskingAccessLogger, handle_signals=False
+            self.build_app(),
+            access_log_class=access_logger_for(self._secret_params),
+            handle_signals=False,
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)

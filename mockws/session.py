@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from aiohttp import WSMsgType, web
 from multidict import MultiDict, MultiDictProxy
 
+from .auth import authenticate, refuse
 from .codec import decode_text
 from .connection import Connection
 from .dispatch import DEFAULT_STAGES, report_hook_error, run_hook, run_pipeline
@@ -57,6 +58,10 @@ async def serve_connection(
         timeout=CLOSE_TIMEOUT,
     )
     await socket.prepare(request)
+    auth = await authenticate(endpoint.auth, request, conn_id)
+    if not auth.success:
+        await refuse(socket, auth, conn_id)
+        return socket
     transport = request.transport
     assert transport is not None
     conn = Connection(
@@ -67,8 +72,9 @@ async def serve_connection(
         socket=socket,
         outbox=Outbox(transport, scheduler),
         params=params,
-        query=_query_without(request, None),
+        query=_query_without(request, endpoint.auth.query_param if endpoint.auth else None),
     )
+    conn.auth_data, conn.user_id = auth.data, auth.user_id
     hub._register(conn)
     log.info("%s connected to %s (%s)", conn.id, conn.path, conn.endpoint)
     try:
