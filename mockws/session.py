@@ -18,6 +18,7 @@ from .codec import decode_text
 from .connection import Connection
 from .dispatch import DEFAULT_STAGES, report_hook_error, run_hook, run_pipeline
 from .endpoint import Endpoint
+from .heartbeat import HEARTBEAT_TIMEOUT_CODE, HEARTBEAT_TIMEOUT_REASON, heartbeat_expired
 from .hub import Hub
 from .outbox import FlushScheduler, Outbox
 
@@ -83,7 +84,9 @@ async def serve_connection(
         else:
             await conn.close(CLOSE_INTERNAL_ERROR, "Internal error")
     finally:
-        _record_close(conn, socket.close_code or CLOSE_ABNORMAL, "")
+        if heartbeat_expired(socket):
+            _record_close(conn, HEARTBEAT_TIMEOUT_CODE, HEARTBEAT_TIMEOUT_REASON)
+        _record_close(conn, int(socket.close_code or CLOSE_ABNORMAL), "")
         conn._closing = True
         log.info("%s closed %s %s", conn.id, conn.close_code, conn.close_reason)
         try:
@@ -107,9 +110,11 @@ async def _read_messages(conn: Connection, socket: web.WebSocketResponse) -> Non
             _record_close(conn, int(message.data), str(message.extra or ""))
             return
         elif kind is WSMsgType.ERROR:
+            if heartbeat_expired(socket):
+                return
             # aiohttp has already sent the close frame with the error's code.
             error = message.data
-            _record_close(conn, getattr(error, "code", CLOSE_ABNORMAL), str(error))
+            _record_close(conn, int(getattr(error, "code", CLOSE_ABNORMAL)), str(error))
             await _report_protocol_error(conn, error)
             continue
         elif kind in (WSMsgType.CLOSING, WSMsgType.CLOSED):
