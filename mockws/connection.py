@@ -13,6 +13,7 @@ from .frames import build_frame, encode_close_reason
 from .outbox import Outbox
 
 if TYPE_CHECKING:
+    from .deflate import Deflater
     from .endpoint import Endpoint
     from .hub import Hub
 
@@ -38,6 +39,7 @@ class Connection:
         outbox: Outbox,
         params: Mapping[str, str],
         query: Mapping[str, str],
+        deflater: Deflater | None = None,
     ) -> None:
         self.id = conn_id
         self.hub = hub
@@ -55,6 +57,7 @@ class Connection:
         self.messages_out = 0
         self._socket = socket
         self._outbox = outbox
+        self._deflater = deflater
         self._rooms: set[str] = set()
         self._closing = False
         self.close_code: int | None = None
@@ -97,12 +100,24 @@ class Connection:
         return self._write(opcode, payload, None)
 
     def _write(self, opcode: int, payload: bytes, frame: bytes | None) -> bool:
-        """Queue an encoded message, reusing ``frame`` when it fits this connection."""
+        """Queue an encoded message, reusing ``frame`` when it fits this connection.
+
+        A shared ``frame`` is uncompressed; a connection that compresses
+        messages of this size builds its own.
+        """
         if self._closing:
             return False
-        if self._outbox.queue(frame if frame is not None else build_frame(opcode, payload)):
+        deflater = self._deflater
+        if deflater is None or len(payload) < deflater.threshold:
+            deflater = None
+            frame = frame if frame is not None else build_frame(opcode, payload)
+        else:
+            frame = deflater.frame(opcode, payload)
+        if self._outbox.queue(frame):
             self.messages_out += 1
             return True
+        if deflater is not None:
+            deflater.forget()
         return False
 
     async def broadcast(

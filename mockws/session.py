@@ -16,6 +16,7 @@ from multidict import MultiDict, MultiDictProxy
 from .auth import authenticate, refuse
 from .codec import decode_text
 from .connection import Connection
+from .deflate import negotiated_deflater
 from .dispatch import DEFAULT_STAGES, report_hook_error, run_hook, run_pipeline
 from .endpoint import Endpoint
 from .heartbeat import HEARTBEAT_TIMEOUT_CODE, HEARTBEAT_TIMEOUT_REASON, heartbeat_expired
@@ -55,7 +56,7 @@ async def serve_connection(
         heartbeat=settings.heartbeat,
         # aiohttp refuses a message of exactly max_msg_size; ours allows it.
         max_msg_size=settings.max_message_size + 1,
-        compress=False,
+        compress=settings.compression.enabled,
         timeout=CLOSE_TIMEOUT,
     )
     await socket.prepare(request)
@@ -74,6 +75,7 @@ async def serve_connection(
         outbox=Outbox(transport, scheduler),
         params=params,
         query=_query_without(request, endpoint.auth.query_param if endpoint.auth else None),
+        deflater=negotiated_deflater(socket, settings.compression),
     )
     conn.auth_data, conn.user_id = auth.data, auth.user_id
     hub._register(conn)
