@@ -11,7 +11,7 @@ import pytest
 
 from mockws.testing import MockClient, RunningServer, run_server
 
-from .helpers import WriteFile, endpoint
+from .helpers import WriteFile, endpoint, eventually
 
 INTERVAL = 0.2
 HANDLER = """
@@ -47,12 +47,6 @@ async def server(project: Path, write: WriteFile) -> Any:
 
 def closed_calls(server: RunningServer) -> list[tuple[int, str, list[str]]]:
     return server.server.endpoints[0].handler.module.CLOSED  # type: ignore[no-any-return]
-
-
-async def eventually(predicate: Any, timeout: float = 2.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
 
 
 async def test_silent_peer_is_closed_with_heartbeat_timeout(server: RunningServer) -> None:

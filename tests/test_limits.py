@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,7 @@ import pytest
 
 from mockws.testing import RunningServer, run_server
 
-from .helpers import WriteFile, endpoint
+from .helpers import WriteFile, endpoint, eventually
 from .rawws import OP_BINARY, OP_CLOSE, OP_TEXT, RawClient, raw_connect
 
 HANDLER = """
@@ -43,12 +42,6 @@ async def server(project: Path, write: WriteFile) -> Any:
 
 def closed(server: RunningServer) -> list[tuple[int, str]]:
     return server.server.endpoints[0].handler.module.CLOSED  # type: ignore[no-any-return]
-
-
-async def eventually(predicate: Any, timeout: float = 2.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
 
 
 @pytest.mark.parametrize(
