@@ -30,6 +30,7 @@ log = logging.getLogger("mockws.connection")
 CLOSE_ABNORMAL = 1006
 CLOSE_GOING_AWAY = 1001
 CLOSE_INTERNAL_ERROR = 1011
+CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_TIMEOUT = 5.0
 
 
@@ -116,7 +117,13 @@ async def _read_messages(conn: Connection, socket: web.WebSocketResponse) -> Non
                 return
             # aiohttp has already sent the close frame with the error's code.
             error = message.data
-            _record_close(conn, int(getattr(error, "code", CLOSE_ABNORMAL)), str(error))
+            code = int(getattr(error, "code", CLOSE_ABNORMAL))
+            reason = str(error)
+            if code == CLOSE_MESSAGE_TOO_BIG:
+                # aiohttp's text names its own limit, one more than ours.
+                limit = conn._endpoint.config.max_message_size
+                reason = f"Message too big: over max_message_size ({limit} bytes)"
+            _record_close(conn, code, reason)
             await _report_protocol_error(conn, error)
             continue
         elif kind in (WSMsgType.CLOSING, WSMsgType.CLOSED):

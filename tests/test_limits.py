@@ -83,7 +83,7 @@ async def test_message_of_exactly_max_size_passes_and_one_more_closes_1009(
     client.send_frame(OP_BINARY, b"x" * 1001)
     await expect_close(client, 1009)
     await eventually(lambda: bool(closed(server)))
-    assert closed(server)[0][0] == 1009
+    assert closed(server) == [(1009, "Message too big: over max_message_size (1000 bytes)")]
     await client.close()
 
 
