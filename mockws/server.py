@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from aiohttp import web
 
 from .auth import build_authenticator
-from .config import Config
+from .config import Config, JwtConfig
 from .endpoint import Endpoint
 from .errors import HandlerError, MockwsError
 from .handlers import HandlerSlot, call_hook, load_handler
@@ -53,6 +53,8 @@ def load_endpoints(config: Config, slots: dict[str, HandlerSlot] | None = None) 
             auth = build_authenticator(endpoint_config, slot, slots, config.base_dir)
         except MockwsError as exc:
             key = f"{config.endpoint_key(endpoint_config)}.authenticate"
+            if isinstance(endpoint_config.authenticate, JwtConfig):
+                key += ".jwt"
             raise config.error(key, str(exc)) from None
         endpoints.append(Endpoint(endpoint_config, slot, auth))
     return endpoints

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mockws import AuthResult
 from mockws.auth import coerce_result
-from mockws.config import config_from_mapping
+from mockws.config import config_from_mapping, load_config
 from mockws.errors import ConfigError
 from mockws.server import load_endpoints
 from mockws.testing import RunningServer, run_server
@@ -324,7 +324,7 @@ def test_unusable_authenticate_settings_are_config_errors(
     write("auth_functions.py", AUTH_FUNCTIONS)
     write("public.pem", rsa_pem[1].decode())
     write("private.pem", rsa_pem[0].decode())
-    key = "endpoints[0].authenticate: "
+    key = "endpoints[0].authenticate"
     cases = [
         ("auth_functions.py:nope", "auth_functions.py has no function 'nope'"),
         ("no_such_file.py:f", "handler file not found"),
@@ -345,7 +345,8 @@ def test_unusable_authenticate_settings_are_config_errors(
         ({"jwt": {"secret": SECRET, "algorithms": ["HS999"]}}, "unsupported algorithm 'HS999'"),
     ]
     for authenticate, message in cases:
-        assert key + message in _load_error(project, authenticate)
+        where = key + (".jwt: " if isinstance(authenticate, dict) else ": ")
+        assert where + message in _load_error(project, authenticate)
 
 
 async def test_token_never_appears_in_any_log_line(
@@ -377,3 +378,25 @@ async def test_token_never_appears_in_any_log_line(
     for token in tokens:
         for part in token.split("."):
             assert not any(part in line for line in lines), part
+
+
+def test_authenticate_error_names_file_line_and_key(write: WriteFile) -> None:
+    """A key that cannot verify the listed algorithm is reported at its jwt line."""
+    write("recorder.py", RECORDER)
+    path = write(
+        "dev.yaml",
+        """
+        endpoints:
+          - pattern: /a
+            handler: recorder.py
+            authenticate:
+              jwt:
+                secret: dev-secret
+                algorithms: [RS256]
+        """,
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_endpoints(load_config(path))
+    assert "dev.yaml:5: endpoints[0].authenticate.jwt: the secret cannot verify RS256" in str(
+        caught.value
+    )
