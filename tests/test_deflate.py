@@ -83,7 +83,7 @@ async def test_threshold_splits_plain_and_compressed_frames(server: RunningServe
         assert inflate(inflater, frame.payload) == (fill * size)[:size].encode()
         sizes.append(len(frame.payload))
     # Context takeover: the repeated message refers back to the first one.
-    assert sizes[2] < sizes[1] / 10, sizes
+    assert sizes[2] < sizes[1] / 4, sizes
     request(client, size=3000, binary=True)
     binary = await client.read_data_frame()
     assert binary.rsv1 and binary.opcode == OP_BINARY
