@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Connection"]
 
+
 class Connection:
     """A client connected to one endpoint.
 

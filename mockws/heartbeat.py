@@ -28,7 +28,6 @@ def heartbeat_expired(socket: web.WebSocketResponse) -> bool:
     The socket's own close waits also end in a TimeoutError, but only after
     mockws or the client chose a close code, which is recorded first.
     """
-    return (
-        socket.close_code == HEARTBEAT_TIMEOUT_CODE
-        and isinstance(socket.exception(), asyncio.TimeoutError)
+    return socket.close_code == HEARTBEAT_TIMEOUT_CODE and isinstance(
+        socket.exception(), asyncio.TimeoutError
     )
