@@ -3,6 +3,7 @@
 The public names a handler or a Python config uses are importable from here.
 """
 
+from .auth import AuthResult
 from .config import (
     AuthenticateRef,
     CompressionConfig,
@@ -19,6 +20,7 @@ from .server import MockServer
 
 __all__ = [
     "AuthError",
+    "AuthResult",
     "AuthenticateRef",
     "CompressionConfig",
     "Config",

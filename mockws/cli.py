@@ -1,4 +1,4 @@
-"""The ``mockws`` command line: serve, check and init."""
+"""The ``mockws`` command line: serve, check, init and token."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ import click
 from .admin import inspector_url
 from .config import DEFAULT_CONFIG_NAMES, Config, find_default_config, load_config
 from .errors import MockwsError
+from .jwt_auth import sign_token
 from .logs import configure_logging
 from .scaffold import write_starter
 from .server import MockServer, load_endpoints
+from .tokens import find_jwt_endpoint, parse_claims, parse_ttl, token_url
 
 __all__ = ["main"]
 
@@ -172,3 +174,61 @@ def check(config_path: str | None) -> None:
             f"  {prefix + endpoint.pattern:<{width}}  {endpoint.config.handler}"
             f"  [{', '.join(hooks) or 'no hooks'}]"
         )
+
+
+@main.command()
+@config_option
+@click.option(
+    "--endpoint",
+    "wanted",
+    required=True,
+    metavar="PATTERN",
+    help="The endpoint's pattern as in the config, or a path it matches (/ws/rooms/lobby).",
+)
+@click.option("--sub", help="The sub claim; the server makes it conn.user_id.")
+@click.option(
+    "--claim",
+    "claim_pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An extra claim (repeatable); VALUE is read as JSON when it parses (true, 3, [...]).",
+)
+@click.option(
+    "--ttl", default="1h", show_default=True, help="Lifetime: 90, 30s, 15m, 1h, 7d or none."
+)
+@click.option(
+    "--private-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM private key; needed when the endpoint verifies with a public_key.",
+)
+@click.option("--algorithm", help="One of the endpoint's algorithms; default the first.")
+def token(
+    config_path: str | None,
+    wanted: str,
+    sub: str | None,
+    claim_pairs: tuple[str, ...],
+    ttl: str,
+    private_key: Path | None,
+    algorithm: str | None,
+) -> None:
+    """Print a token the endpoint accepts, then the ws:// URL that carries it."""
+    try:
+        lifetime = parse_ttl(ttl)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--ttl") from None
+    try:
+        claims = parse_claims(claim_pairs)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--claim") from None
+    if sub is not None:
+        claims["sub"] = sub
+    config = _load(config_path)
+    try:
+        _, settings, path = find_jwt_endpoint(config, wanted)
+        signed = sign_token(
+            settings, claims, ttl=lifetime, private_key=private_key, algorithm=algorithm
+        )
+    except MockwsError as exc:
+        _fail(exc)
+    click.echo(signed)
+    click.echo(token_url(config, path, settings.query_param, signed))

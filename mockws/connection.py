@@ -10,16 +10,15 @@ from aiohttp import web
 
 from .codec import encode_message
 from .events import RoomJoined, RoomLeft, message_out
-from .frames import build_frame
+from .frames import build_frame, encode_close_reason
 from .outbox import Outbox
 
 if TYPE_CHECKING:
+    from .deflate import Deflater
     from .endpoint import Endpoint
     from .hub import Hub
 
 __all__ = ["Connection"]
-
-_MAX_REASON_BYTES = 123
 
 
 class Connection:
@@ -42,6 +41,7 @@ class Connection:
         outbox: Outbox,
         params: Mapping[str, str],
         query: Mapping[str, str],
+        deflater: Deflater | None = None,
     ) -> None:
         self.id = conn_id
         self.hub = hub
@@ -60,6 +60,7 @@ class Connection:
         self._socket = socket
         self._outbox = outbox
         self._events = hub.events
+        self._deflater = deflater
         self._rooms: set[str] = set()
         self._closing = False
         self.close_code: int | None = None
@@ -72,6 +73,11 @@ class Connection:
     def endpoint(self) -> str:
         """The pattern of the endpoint this connection was accepted on."""
         return self._endpoint.pattern
+
+    @property
+    def display_path(self) -> str:
+        """The request path and query with every secret value masked; safe to log or show."""
+        return self._endpoint.mask(self.request.path_qs)
 
     @property
     def rooms(self) -> frozenset[str]:
@@ -105,12 +111,24 @@ class Connection:
         return queued
 
     def _write(self, opcode: int, payload: bytes, frame: bytes | None) -> bool:
-        """Queue an encoded message, reusing ``frame`` when it fits this connection."""
+        """Queue an encoded message, reusing ``frame`` when it fits this connection.
+
+        A shared ``frame`` is uncompressed; a connection that compresses
+        messages of this size builds its own.
+        """
         if self._closing:
             return False
-        if self._outbox.queue(frame if frame is not None else build_frame(opcode, payload)):
+        deflater = self._deflater
+        if deflater is None or len(payload) < deflater.threshold:
+            deflater = None
+            frame = frame if frame is not None else build_frame(opcode, payload)
+        else:
+            frame = deflater.frame(opcode, payload)
+        if self._outbox.queue(frame):
             self.messages_out += 1
             return True
+        if deflater is not None:
+            deflater.forget()
         return False
 
     async def broadcast(
@@ -158,6 +176,4 @@ class Connection:
         self.close_code = code
         self.close_reason = reason
         self._outbox.flush()
-        # RFC 6455 caps a close reason at 123 bytes; cut on a character boundary.
-        message = reason.encode("utf-8")[:_MAX_REASON_BYTES].decode("utf-8", "ignore").encode()
-        await self._socket.close(code=code, message=message)
+        await self._socket.close(code=code, message=encode_close_reason(reason))

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .codec import OP_BINARY
-from .logs import mask_json_secrets, mask_query
+from .logs import mask_json_secrets
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -250,7 +250,7 @@ def connection_opened(conn: Connection) -> ConnectionOpened:
     return ConnectionOpened(
         conn_id=conn.id,
         endpoint=conn.endpoint,
-        path=mask_query(conn.request.path_qs),
+        path=conn.display_path,
         remote=conn.request.remote,
         user=conn.user_id,
         subprotocol=conn.subprotocol,

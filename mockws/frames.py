@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import struct
 
-__all__ = ["build_frame"]
+__all__ = ["MAX_CLOSE_REASON_BYTES", "build_frame", "encode_close_reason"]
+
+MAX_CLOSE_REASON_BYTES = 123
 
 _FIN = 0x80
 _RSV1 = 0x40
@@ -30,3 +32,8 @@ def build_frame(opcode: int, payload: bytes, *, rsv1: bool = False) -> bytes:
     else:
         header = _LONG.pack(first, 127, length)
     return header + payload
+
+
+def encode_close_reason(reason: str) -> bytes:
+    """Return ``reason`` as UTF-8, cut to the 123 bytes RFC 6455 allows on a character boundary."""
+    return reason.encode("utf-8")[:MAX_CLOSE_REASON_BYTES].decode("utf-8", "ignore").encode()

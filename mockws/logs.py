@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from aiohttp.abc import AbstractAccessLogger
@@ -18,6 +18,7 @@ __all__ = [
     "MaskingAccessLogger",
     "configure_logging",
     "mask_json_secrets",
+    "access_logger_for",
     "mask_query",
 ]
 
@@ -68,6 +69,7 @@ class MaskingAccessLogger(AbstractAccessLogger):
     """aiohttp access logger that never writes a query-string secret."""
 
     secret_names: frozenset[str] = SECRET_QUERY_PARAMS
+    extra_secret_names: Collection[str] = ()
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         """Log one finished request with its secrets masked."""
@@ -77,10 +79,23 @@ class MaskingAccessLogger(AbstractAccessLogger):
             '%s "%s %s" %s %.1fms',
             request.remote,
             request.method,
-            mask_query(request.path_qs, self.secret_names),
+            mask_query(request.path_qs, (*self.secret_names, *self.extra_secret_names)),
             response.status,
             time * 1000,
         )
+
+
+def access_logger_for(secret_names: Collection[str]) -> type[MaskingAccessLogger]:
+    """Return an access logger class that also masks ``secret_names``.
+
+    The collection is read at every log call, so a server can add the query
+    parameters of endpoints it loads later.
+    """
+
+    class ConfiguredAccessLogger(MaskingAccessLogger):
+        extra_secret_names = secret_names
+
+    return ConfiguredAccessLogger
 
 
 def configure_logging(level: str = "info", fmt: str = "text", colour: bool | None = None) -> None:

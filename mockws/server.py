@@ -11,14 +11,15 @@ from dataclasses import replace
 from aiohttp import web
 
 from .admin import install_admin
-from .config import Config, EndpointConfig
+from .auth import build_authenticator
+from .config import Config, JwtConfig
 from .endpoint import Endpoint
-from .errors import HandlerError
+from .errors import HandlerError, MockwsError
 from .eventlog import EventLogger
 from .events import EventBus, handler_failed
 from .handlers import HandlerSlot, call_hook, load_handler
 from .hub import Hub
-from .logs import MaskingAccessLogger
+from .logs import access_logger_for
 from .origins import origin_allowed
 from .outbox import FlushScheduler
 from .reconfig import ConfigChange, apply_endpoints
@@ -34,14 +35,6 @@ BACKGROUND_GRACE = 2.0
 SHUTDOWN_GRACE = 5.0
 
 
-def _unsupported(config: Config, endpoint: EndpointConfig) -> None:
-    key = config.endpoint_key(endpoint)
-    if endpoint.authenticate is not None:
-        raise config.error(f"{key}.authenticate", "authentication is not implemented yet")
-    if endpoint.compression.enabled:
-        raise config.error(f"{key}.compression", "compression is not implemented yet")
-
-
 def load_endpoints(config: Config, slots: dict[str, HandlerSlot] | None = None) -> list[Endpoint]:
     """Import every endpoint's handler and return the endpoints in config order.
 
@@ -54,7 +47,6 @@ def load_endpoints(config: Config, slots: dict[str, HandlerSlot] | None = None) 
     slots = {} if slots is None else slots
     endpoints = []
     for endpoint_config in config.endpoints:
-        _unsupported(config, endpoint_config)
         try:
             module = load_handler(endpoint_config.handler, config.base_dir)
         except HandlerError as exc:
@@ -63,7 +55,14 @@ def load_endpoints(config: Config, slots: dict[str, HandlerSlot] | None = None) 
         slot = slots.get(module.__name__)
         if slot is None:
             slot = slots[module.__name__] = HandlerSlot(endpoint_config.handler, module)
-        endpoints.append(Endpoint(endpoint_config, slot))
+        try:
+            auth = build_authenticator(endpoint_config, slot, slots, config.base_dir)
+        except MockwsError as exc:
+            key = f"{config.endpoint_key(endpoint_config)}.authenticate"
+            if isinstance(endpoint_config.authenticate, JwtConfig):
+                key += ".jwt"
+            raise config.error(key, str(exc)) from None
+        endpoints.append(Endpoint(endpoint_config, slot, auth))
     return endpoints
 
 
@@ -91,6 +90,7 @@ class MockServer:
         self._scheduler: FlushScheduler | None = None
         self._stopping = False
         self.reloader: Reloader | None = None
+        self._secret_params: set[str] = set()
 
     def build_app(self) -> web.Application:
         """Return the aiohttp application: the admin routes, then one catch-all route."""
@@ -103,6 +103,9 @@ class MockServer:
         endpoints = list(endpoints)
         router = Router(config.prefix, ((endpoint.pattern, endpoint) for endpoint in endpoints))
         self.config, self.endpoints, self.router = config, endpoints, router
+        # Only ever added to: a request logged after a reload may still carry an old one.
+        params = (endpoint.auth.query_param for endpoint in endpoints if endpoint.auth)
+        self._secret_params.update(param for param in params if param)
 
     async def start(self) -> None:
         """Import the handlers, bind the port and start background tasks.
@@ -114,7 +117,9 @@ class MockServer:
         self._install(self.config, load_endpoints(self.config, self.slots))
         self._scheduler = FlushScheduler(asyncio.get_running_loop())
         self._runner = web.AppRunner(
-            self.build_app(), access_log_class=MaskingAccessLogger, handle_signals=False
+            self.build_app(),
+            access_log_class=access_logger_for(self._secret_params),
+            handle_signals=False,
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)

@@ -13,11 +13,14 @@ from collections.abc import Mapping
 from aiohttp import WSMsgType, web
 from multidict import MultiDict, MultiDictProxy
 
+from .auth import authenticate, refuse
 from .codec import decode_text
 from .connection import Connection
+from .deflate import negotiated_deflater
 from .dispatch import DEFAULT_STAGES, report_hook_error, run_hook, run_pipeline
 from .endpoint import Endpoint
 from .events import connection_closed, connection_opened, handler_failed, message_in
+from .heartbeat import HEARTBEAT_TIMEOUT_CODE, HEARTBEAT_TIMEOUT_REASON, heartbeat_expired
 from .hub import Hub
 from .outbox import FlushScheduler, Outbox
 
@@ -28,6 +31,7 @@ log = logging.getLogger("mockws.connection")
 CLOSE_ABNORMAL = 1006
 CLOSE_GOING_AWAY = 1001
 CLOSE_INTERNAL_ERROR = 1011
+CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_TIMEOUT = 5.0
 
 
@@ -54,10 +58,14 @@ async def serve_connection(
         heartbeat=settings.heartbeat,
         # aiohttp refuses a message of exactly max_msg_size; ours allows it.
         max_msg_size=settings.max_message_size + 1,
-        compress=False,
+        compress=settings.compression.enabled,
         timeout=CLOSE_TIMEOUT,
     )
     await socket.prepare(request)
+    auth = await authenticate(endpoint.auth, request, conn_id)
+    if not auth.success:
+        await refuse(socket, auth, conn_id)
+        return socket
     transport = request.transport
     assert transport is not None
     conn = Connection(
@@ -68,8 +76,10 @@ async def serve_connection(
         socket=socket,
         outbox=Outbox(transport, scheduler),
         params=params,
-        query=_query_without(request, None),
+        query=_query_without(request, endpoint.auth.query_param if endpoint.auth else None),
+        deflater=negotiated_deflater(socket, settings.compression),
     )
+    conn.auth_data, conn.user_id = auth.data, auth.user_id
     hub._register(conn)
     if hub.events.active:
         hub.events.publish(connection_opened(conn))
@@ -79,7 +89,9 @@ async def serve_connection(
         else:
             await conn.close(CLOSE_INTERNAL_ERROR, "Internal error")
     finally:
-        _record_close(conn, socket.close_code or CLOSE_ABNORMAL, "")
+        if heartbeat_expired(socket):
+            _record_close(conn, HEARTBEAT_TIMEOUT_CODE, HEARTBEAT_TIMEOUT_REASON)
+        _record_close(conn, int(socket.close_code or CLOSE_ABNORMAL), "")
         conn._closing = True
         try:
             await run_hook(conn, "on_close", conn.close_code, conn.close_reason)
@@ -105,9 +117,17 @@ async def _read_messages(conn: Connection, socket: web.WebSocketResponse) -> Non
             _record_close(conn, int(message.data), str(message.extra or ""))
             return
         elif kind is WSMsgType.ERROR:
+            if heartbeat_expired(socket):
+                return
             # aiohttp has already sent the close frame with the error's code.
             error = message.data
-            _record_close(conn, getattr(error, "code", CLOSE_ABNORMAL), str(error))
+            code = int(getattr(error, "code", CLOSE_ABNORMAL))
+            reason = str(error)
+            if code == CLOSE_MESSAGE_TOO_BIG:
+                # aiohttp's text names its own limit, one more than ours.
+                limit = conn._endpoint.config.max_message_size
+                reason = f"Message too big: over max_message_size ({limit} bytes)"
+            _record_close(conn, code, reason)
             await _report_protocol_error(conn, error)
             continue
         elif kind in (WSMsgType.CLOSING, WSMsgType.CLOSED):

@@ -8,6 +8,7 @@ import textwrap
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -113,3 +114,10 @@ async def command(client: object, **message: object) -> object:
     reply = await client.receive_json()  # type: ignore[attr-defined]
     assert reply["ack"] == message["op"], reply
     return reply["result"]
+
+
+async def eventually(predicate: Callable[[], Any], timeout: float = 2.0) -> None:
+    """Wait until ``predicate()`` is true; fail with TimeoutError after ``timeout`` seconds."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)

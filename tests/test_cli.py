@@ -56,6 +56,7 @@ async def test_serve_prints_urls_serves_and_exits_cleanly_on_sigint() -> None:
             f"ws://127.0.0.1:{port}/ws/chat",
             f"ws://127.0.0.1:{port}/ws/dashboard",
             f"ws://127.0.0.1:{port}/ws/games/{{game_id}}",
+            f"ws://127.0.0.1:{port}/ws/notifications",
         ]
         async with websockets.connect(urls[0]) as client:
             assert '"welcome"' in await asyncio.wait_for(client.recv(), 5)
@@ -123,7 +124,7 @@ def test_check_prints_route_table() -> None:
     """check validates, imports every handler and prints the routes with their hooks."""
     result = CliRunner().invoke(main, ["check", "--config", str(EXAMPLE_CONFIG)])
     assert result.exit_code == 0, result.output
-    assert "3 endpoint(s)" in result.output
+    assert "4 endpoint(s)" in result.output
     assert re.search(
         r"/ws/chat\s+handlers/chat.py\s+\[on_connect, on_message, on_close\]", result.output
     )

@@ -30,6 +30,7 @@ def test_example_config_loads_with_defaults() -> None:
         "/ws/chat",
         "/ws/dashboard",
         "/ws/games/{game_id}",
+        "/ws/notifications",
     ]
     first = config.endpoints[0]
     assert first.parse_json is True and first.heartbeat is None

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..connection import Connection
 from ..hub import Hub
-from ..logs import mask_query
 
 if TYPE_CHECKING:
     from ..server import MockServer
@@ -19,7 +18,7 @@ def connection_view(conn: Connection) -> dict[str, Any]:
     return {
         "id": conn.id,
         "endpoint": conn.endpoint,
-        "path": mask_query(conn.request.path_qs),
+        "path": conn.display_path,
         "params": dict(conn.params),
         "user": conn.user_id,
         "rooms": sorted(conn.rooms),

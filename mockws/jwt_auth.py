@@ -1,0 +1,180 @@
+"""Built-in JWT authentication: verify a query-string token, and sign one.
+
+Verification accepts only the endpoint's configured ``algorithms``, never the
+one a token names, so neither an ``alg: none`` token nor an HMAC token signed
+with a published RSA public key can pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import warnings
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import jwt
+from jwt.algorithms import HMACAlgorithm
+
+from .config import JwtConfig
+from .errors import AuthError
+
+__all__ = ["JwtVerifier", "is_hmac", "sign_token"]
+
+
+@contextlib.contextmanager
+def _short_keys_allowed() -> Iterator[None]:
+    # A mock's HMAC secret is a shared dev value like "dev-secret"; PyJWT's
+    # advice to use 32 bytes would only add a warning to every connection.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jwt.InsecureKeyLengthWarning)
+        yield
+
+
+def is_hmac(algorithm: str) -> bool:
+    """Tell whether ``algorithm`` (``HS256``...) signs with a shared secret."""
+    return isinstance(_algorithm(algorithm), HMACAlgorithm)
+
+
+def _algorithm(name: str) -> jwt.algorithms.Algorithm:
+    try:
+        return jwt.get_algorithm_by_name(name)
+    except NotImplementedError:
+        supported = ", ".join(sorted(jwt.algorithms.get_default_algorithms().keys() - {"none"}))
+        raise AuthError(f"unsupported algorithm {name!r}; supported: {supported}") from None
+
+
+def _read_pem(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise AuthError(f"cannot read the {what} {path}: {exc.strerror}") from None
+
+
+def _verification_key(settings: JwtConfig) -> str | bytes:
+    """Return the key that verifies tokens, checked against every algorithm."""
+    if settings.public_key is not None:
+        key: str | bytes = _read_pem(settings.public_key, "public key")
+        what = f"public_key {settings.public_key.name}"
+    elif settings.secret is not None:
+        key, what = settings.secret, "secret"
+    else:
+        raise AuthError("give exactly one of 'secret' or 'public_key'")
+    for name in settings.algorithms:
+        algorithm = _algorithm(name)
+        try:
+            prepared = algorithm.prepare_key(key)
+        except (jwt.InvalidKeyError, ValueError, TypeError) as exc:
+            raise AuthError(f"the {what} cannot verify {name} tokens: {exc}") from None
+        if hasattr(prepared, "private_bytes"):
+            raise AuthError(
+                f"the {what} is a private key; give its public half "
+                "(openssl pkey -in private.pem -pubout -out public.pem)"
+            )
+    return key
+
+
+class JwtVerifier:
+    """Verifies tokens against one endpoint's JWT settings.
+
+    Args:
+        settings: The endpoint's ``authenticate.jwt`` settings.
+
+    Raises:
+        AuthError: The key cannot be read, is unusable for an algorithm, or
+            an algorithm is unknown.
+    """
+
+    def __init__(self, settings: JwtConfig) -> None:
+        self.settings = settings
+        self._key = _verification_key(settings)
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """Return the claims of ``token`` once its signature and claims check out.
+
+        Raises:
+            jwt.InvalidTokenError: The token is malformed, signed with another
+                key or algorithm, expired, not yet valid, for another audience
+                or issuer, or lacks a required claim.
+        """
+        settings = self.settings
+        with _short_keys_allowed():
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self._key,
+                algorithms=list(settings.algorithms),
+                audience=settings.audience,
+                issuer=settings.issuer,
+                leeway=settings.leeway,
+                options={"require": list(settings.required_claims)},
+            )
+        return claims
+
+
+def sign_token(
+    settings: JwtConfig,
+    claims: Mapping[str, Any],
+    *,
+    ttl: float | None,
+    private_key: Path | None = None,
+    algorithm: str | None = None,
+    now: float | None = None,
+) -> str:
+    """Return a token that the endpoint with ``settings`` accepts.
+
+    ``iat`` is set to now, ``exp`` to now + ``ttl`` (none when ``ttl`` is
+    None), and ``aud`` and ``iss`` to the configured audience and issuer
+    unless ``claims`` gives them. The token is verified with the endpoint's
+    own settings before it is returned.
+
+    Args:
+        settings: The endpoint's JWT settings.
+        claims: Claims to include, such as ``sub``.
+        ttl: Seconds until the token expires; None for no ``exp``.
+        private_key: PEM file that signs, required for public-key endpoints.
+        algorithm: One of the configured algorithms; default the first.
+        now: The issue time (seconds since the epoch); default the clock.
+
+    Raises:
+        AuthError: No signing key is available, the algorithm is not
+            configured, or the endpoint would refuse the token (a required
+            claim is missing, say).
+    """
+    algorithm = algorithm or settings.algorithms[0]
+    if algorithm not in settings.algorithms:
+        raise AuthError(
+            f"algorithm {algorithm} is not configured for this endpoint "
+            f"(it accepts {', '.join(settings.algorithms)})"
+        )
+    key: str | bytes
+    if is_hmac(algorithm):
+        if settings.secret is None:
+            raise AuthError(f"{algorithm} needs the endpoint's secret, and it has a public_key")
+        key = settings.secret
+    elif private_key is None:
+        raise AuthError(
+            "this endpoint verifies with a public_key, so a token must be signed with the "
+            "matching private key: pass --private-key PATH (a PEM file)"
+        )
+    else:
+        key = _read_pem(private_key, "private key")
+    issued = int(time.time() if now is None else now)
+    payload: dict[str, Any] = {"iat": issued}
+    if ttl is not None:
+        payload["exp"] = issued + int(ttl)
+    if settings.audience is not None:
+        payload["aud"] = settings.audience
+    if settings.issuer is not None:
+        payload["iss"] = settings.issuer
+    payload.update(claims)
+    try:
+        with _short_keys_allowed():
+            token = jwt.encode(payload, key, algorithm=algorithm)
+    except (jwt.InvalidKeyError, ValueError, TypeError) as exc:
+        raise AuthError(f"cannot sign a {algorithm} token with that key: {exc}") from None
+    try:
+        JwtVerifier(settings).verify(token)
+    except jwt.InvalidTokenError as exc:
+        raise AuthError(f"the endpoint would refuse this token: {exc}") from None
+    return token
