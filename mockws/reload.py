@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from .config import Config, load_config
 from .errors import HandlerError, MockwsError, _display_path
+from .events import Reloaded
 from .freshload import SourceOnlyLoader, file_digest, fresh_imports, reload_module
 from .handlers import HandlerSlot
 from .modgraph import ModuleGraph, real_path
@@ -192,7 +193,12 @@ class Reloader:
         if not report.changed:
             return None
         report.seconds = time.perf_counter() - started
-        log.log(logging.INFO if report.ok else logging.ERROR, "reload: %s", report.describe())
+        summary = report.describe()
+        log.log(logging.INFO if report.ok else logging.ERROR, "reload: %s", summary)
+        events = self.server.hub.events
+        if events.active:
+            target = ", ".join(report.changed)
+            events.publish(Reloaded(target=target, ok=report.ok, message=summary))
         self.last_report = report
         self.generation += 1
         self._reloaded.set()
@@ -277,7 +283,8 @@ class Reloader:
 
     async def _follow(self) -> set[str]:
         """Follow the current handlers' files; return the files followed anew."""
-        self.graph.update(slot.module.__name__ for slot in self.server._unique_slots())
+        # Every slot, not only endpoint handlers: authenticate modules reload too.
+        self.graph.update(slot.module.__name__ for slot in self.server.slots.values())
         files = set(self.graph.files())
         for module in self.graph.modules.values():
             self._record(module, only_new=True)

@@ -480,3 +480,37 @@ def test_serve_reloads_by_default_and_can_be_turned_off(
     result = CliRunner().invoke(mockws.cli.main, ["serve", "--config", str(path), *flags])
     assert result.exit_code == 0, result.output
     assert seen[0].reload is expected
+
+
+async def test_edited_authenticate_module_applies_to_the_next_connection(
+    write: WriteFile,
+) -> None:
+    """A module named by `authenticate: file.py:function` is watched and reloaded too."""
+    write("gate.py", "def check(request):\n    return True\n")
+    write("echo.py", ECHO_VERSION.format(version=1))
+    config = {"endpoints": [endpoint("/g", "echo.py", authenticate="gate.py:check")]}
+    async with run_server(config, base_dir=base(write), reload=True) as server:
+        first = await server.connect("/g")
+        assert await ask(first) == {"version": 1, "data": "hi"}
+        await edit(server, write, "gate.py", "def check(request):\n    return False\n")
+        refused = await server.connect("/g")
+        assert await refused.expect_close() == (4003, "Forbidden")
+        assert await ask(first) == {"version": 1, "data": "hi"}
+
+
+async def test_reload_is_published_on_the_event_bus(write: WriteFile) -> None:
+    """Each reload publishes one Reloaded event, so the inspector can show it."""
+    from mockws.events import Event, Reloaded
+
+    write("echo.py", ECHO_VERSION.format(version=1))
+    config = {"endpoints": [endpoint("/e", "echo.py")]}
+    async with run_server(config, base_dir=base(write), reload=True) as server:
+        seen: list[Event] = []
+        unsubscribe = server.hub.events.subscribe(seen.append, messages=False)
+        await edit(server, write, "echo.py", ECHO_VERSION.format(version=2))
+        await edit(server, write, "echo.py", "def on_message(conn, data)\n")
+        unsubscribe()
+        reloads = [event for event in seen if isinstance(event, Reloaded)]
+        assert [event.ok for event in reloads] == [True, False]
+        assert reloads[0].target.endswith("echo.py") and "reloaded" in reloads[0].message
+        assert "SyntaxError" in reloads[1].message
