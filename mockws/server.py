@@ -112,9 +112,10 @@ class MockServer:
         except OSError:
             await self._runner.cleanup()
             raise
-        server = site._server
-        assert isinstance(server, asyncio.base_events.Server)
-        self.port = server.sockets[0].getsockname()[1]
+        # uvloop's server is no asyncio.base_events.Server, but has the same sockets.
+        sockets = getattr(site._server, "sockets", None)
+        assert sockets
+        self.port = sockets[0].getsockname()[1]
         for slot in self._unique_slots():
             self._start_background(slot)
 
