@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["Connection"]
 
 _MAX_REASON_BYTES = 123
+_NO_ROOMS: frozenset[str] = frozenset()
 
 
 class Connection:
@@ -46,7 +47,7 @@ class Connection:
         self.hub = hub
         self._endpoint = endpoint
         self.path = request.path
-        self.params: Mapping[str, str] = dict(params)
+        self.params: Mapping[str, str] = params if type(params) is dict else dict(params)
         self.query = query
         self.request = request
         self.auth_data: Any = None
@@ -58,7 +59,8 @@ class Connection:
         self.messages_out = 0
         self._socket = socket
         self._outbox = outbox
-        self._rooms: set[str] = set()
+        # A shared empty frozenset until the first join (see Hub._join): idle memory.
+        self._rooms: set[str] | frozenset[str] = _NO_ROOMS
         self._closing = False
         self.close_code: int | None = None
         self.close_reason = ""
