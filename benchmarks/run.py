@@ -293,6 +293,11 @@ def main(argv: list[str] | None = None) -> int:
         default="idle,echo,broadcast,handshake,extras",
         help="comma-separated subset of idle,echo,broadcast,handshake,extras",
     )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 if a scenario or an installed peer failed (for CI)",
+    )
     args = parser.parse_args(argv)
     profile = QUICK if args.quick else FULL
     out = args.out or ROOT / "artifacts" / ("bench-quick" if args.quick else "bench")
@@ -343,6 +348,11 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         _log("matplotlib is not installed (pip install -e '.[bench]'): no charts")
     _log(f"done in {time.monotonic() - started:.0f}s")
+    failures = [row for row in rows if row.note.startswith("failed")]
+    failures += [line for line in skipped if "failed to run" in line]
+    if args.strict and failures:
+        _log(f"{len(failures)} failure(s); see the notes above")
+        return 1
     return 0
 
 
