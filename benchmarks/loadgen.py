@@ -112,13 +112,15 @@ async def echo(params: dict[str, Any], channel: Channel) -> None:
     if warmup:
         await run_round(warmup)
     channel.send("ready")
-    await channel.recv()
     measuring = True
-    try:
-        elapsed = await run_round(messages)
-    except TimeoutError:
-        elapsed = params["timeout"]
-    channel.send({"count": len(rtts), "elapsed": elapsed, "rtts": rtts})
+    for _ in range(params.get("rounds", 1)):
+        await channel.recv()
+        rtts.clear()
+        try:
+            elapsed = await run_round(messages)
+        except TimeoutError:
+            elapsed = params["timeout"]
+        channel.send({"count": len(rtts), "elapsed": elapsed, "rtts": list(rtts)})
     await _close_all(conns)
 
 

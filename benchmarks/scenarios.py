@@ -32,13 +32,35 @@ class Profile:
     handshakes: int
     startup_runs: int
     slow_reader_messages: int
+    echo_rounds: int = 1
     client_processes: int = 2
 
 
 FULL = Profile(
-    "full", 50, 1000, 50, ((1000, 200), (5000, 40)), (1000, 50, 0.02), 10_000, 3000, 5, 100_000
+    name="full",
+    echo_clients=50,
+    echo_messages=600,
+    echo_warmup=50,
+    echo_rounds=3,
+    fanouts=((1000, 200), (5000, 40)),
+    paced=(1000, 50, 0.02),
+    idle_clients=10_000,
+    handshakes=3000,
+    startup_runs=5,
+    slow_reader_messages=100_000,
 )
-QUICK = Profile("quick", 50, 100, 10, ((1000, 20),), (1000, 10, 0.02), 1000, 300, 2, 10_000)
+QUICK = Profile(
+    name="quick",
+    echo_clients=50,
+    echo_messages=100,
+    echo_warmup=10,
+    fanouts=((1000, 20),),
+    paced=(1000, 10, 0.02),
+    idle_clients=1000,
+    handshakes=300,
+    startup_runs=2,
+    slow_reader_messages=10_000,
+)
 
 
 @dataclass
@@ -77,26 +99,33 @@ def echo(pid: int, port: int, profile: Profile, server: str, loop: str) -> Row:
         }
         for n in _split(profile.echo_clients, profile.client_processes)
     ]
-    with Workers("echo", params, loop) as workers:
-        workers.gather(timeout=120)
-        cpu_before, started = cpu_seconds(pid), time.monotonic()
-        workers.send("go")
-        results = workers.gather(timeout=300)
-        cpu, wall = cpu_seconds(pid) - cpu_before, time.monotonic() - started
-    count = sum(result["count"] for result in results)
-    rtts = [rtt for result in results for rtt in result["rtts"]]
+    rounds: list[tuple[float, float, int, list[float]]] = []  # cpu/msg, rate, count, rtts
+    with Workers("echo", [{**one, "rounds": profile.echo_rounds} for one in params], loop) as w:
+        w.gather(timeout=120)
+        for _ in range(profile.echo_rounds):
+            cpu_before, started = cpu_seconds(pid), time.monotonic()
+            w.send("go")
+            results = w.gather(timeout=300)
+            cpu, wall = cpu_seconds(pid) - cpu_before, time.monotonic() - started
+            count = sum(result["count"] for result in results)
+            rtts = [rtt for result in results for rtt in result["rtts"]]
+            rounds.append((cpu / max(count, 1) * 1e6, count / wall, count, rtts))
+    # The median round by CPU per message: one busy moment on a shared machine
+    # does not move the result.
+    cpu_us, rate, count, rtts = sorted(rounds, key=lambda one: one[0])[len(rounds) // 2]
     expected = profile.echo_clients * profile.echo_messages
+    spread = f"rounds {', '.join(f'{one[0]:.1f}' for one in rounds)} us" if len(rounds) > 1 else ""
     return Row(
         "echo",
         server,
         {
-            "cpu_us": cpu / max(count, 1) * 1e6,
-            "rate": count / wall,
+            "cpu_us": cpu_us,
+            "rate": rate,
             "p50_ms": _percentile(rtts, 0.5) * 1e3,
             "p99_ms": _percentile(rtts, 0.99) * 1e3,
             "messages": count,
         },
-        "" if count == expected else f"only {count} of {expected} echoed",
+        spread if count == expected else f"only {count} of {expected} echoed",
     )
 
 
