@@ -205,13 +205,13 @@ def reload_latency(quick: bool, out: Path) -> list[Row]:
             )
         ]
     argv = [sys.executable, str(RELOAD_SCRIPT)]
-    help_text = subprocess.run(
-        [*argv, "--help"], capture_output=True, text=True, cwd=ROOT, timeout=60
-    ).stdout
-    if quick and "--quick" in help_text:
+    # Pass --quick only to a script that knows it (running --help could run it whole).
+    if quick and "--quick" in RELOAD_SCRIPT.read_text(encoding="utf-8"):
         argv.append("--quick")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MOCKWS_BENCH_QUICK": "1" if quick else ""}
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    done = subprocess.run(
+        argv, capture_output=True, text=True, cwd=ROOT, env=env, timeout=120 if quick else 600
+    )
     (out / "reload_latency.txt").write_text(done.stdout + done.stderr, encoding="utf-8")
     lines = done.stdout.strip().splitlines()
     note = f"exit {done.returncode}; output in reload_latency.txt"
@@ -221,7 +221,12 @@ def reload_latency(quick: bool, out: Path) -> list[Row]:
 
         try:
             parsed = json.loads(lines[-1])
-            metrics = {k: float(v) for k, v in parsed.items() if isinstance(v, (int, float))}
+            parsed = parsed if isinstance(parsed, dict) else {}
+            metrics = {
+                key: float(value)
+                for key, value in parsed.items()
+                if isinstance(value, (int, float)) and not isinstance(value, bool)
+            }
         except ValueError:
             note = f"{note}; last line: {lines[-1][:120]}"
     return [Row("reload", "mockws", metrics, note)]
