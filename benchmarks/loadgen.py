@@ -286,10 +286,13 @@ KINDS: dict[str, Callable[[dict[str, Any], Channel], Coroutine[Any, Any, None]]]
 def _worker(kind: str, params: dict[str, Any], pipe: Connection, loop: str) -> None:
     async def bounded() -> None:
         try:
-            async with asyncio.timeout(params.get("deadline", 600.0)):
+            async with asyncio.timeout(params.get("deadline", 600.0)) as limit:
                 await KINDS[kind](params, Channel(pipe))
-        except TimeoutError:
-            pipe.send({"error": f"{kind} worker passed its deadline"})
+        except Exception as exc:  # noqa: BLE001 - reported to the suite, which notes it
+            if isinstance(exc, TimeoutError) and limit.expired():
+                pipe.send({"error": f"{kind} worker passed its deadline"})
+            else:
+                pipe.send({"error": f"{kind} worker: {type(exc).__name__}: {exc}"})
 
     factory = None
     if loop == "uvloop":

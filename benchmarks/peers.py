@@ -186,6 +186,33 @@ def all_peers() -> list[Peer]:
     ]
 
 
+def _echo_once(port: int, timeout: float = 2.0) -> bool:
+    """Upgrade, send one masked text frame to /echo, and read one frame back."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(
+            b"GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return False
+            received += chunk
+        if b" 101 " not in received.split(b"\r\n", 1)[0]:
+            return False
+        payload = b'{"probe":1}'
+        sock.sendall(bytes([0x81, 0x80 | len(payload)]) + b"\0\0\0\0" + payload)
+        received = received.split(b"\r\n\r\n", 1)[1]
+        while len(received) < 2 + len(payload):
+            chunk = sock.recv(4096)
+            if not chunk:
+                return False
+            received += chunk
+        return received[0] == 0x81
+
+
 class ServerProcess:
     """A peer running as a child process, stopped on exit.
 
@@ -219,13 +246,37 @@ class ServerProcess:
         reader = threading.Thread(target=self._read, args=(pattern, started), daemon=True)
         reader.start()
         self.startup = 0.0
-        if not self._ready.wait(timeout):
-            self.stop()
-            tail = "".join(self._lines[-5:])
-            raise RuntimeError(
-                f"{peer.name} did not print its ready line in {timeout:.0f}s"
-                f" (exit {self.process.poll()}): {tail}"
-            )
+        deadline = time.monotonic() + timeout
+        # Stop waiting as soon as the server exits: a crash should not cost the timeout.
+        while not self._ready.wait(0.05):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                reader.join(1.0)
+                self.stop()
+                tail = "".join(self._lines[-5:]).strip()
+                if log is not None and log.exists():
+                    tail += " " + " ".join(log.read_text(errors="replace").splitlines()[-3:])
+                raise RuntimeError(
+                    f"{peer.name} did not print its ready line (exit {self.process.poll()}): {tail}"
+                )
+
+        self._wait_until_serving(deadline)
+
+    def _wait_until_serving(self, deadline: float) -> None:
+        """Echo one message on /echo: some servers print their ready line early.
+
+        Vite prints its URL before vite-plugin-mock-dev-server has loaded the
+        mock files, and an upgrade that arrives first is never answered.
+        """
+        while True:
+            try:
+                if _echo_once(self.port):
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.stop()
+                raise RuntimeError(f"{self.peer.name} never answered an echo on /echo")
+            time.sleep(0.2)
 
     def _read(self, pattern: re.Pattern[str], started: float) -> None:
         assert self.process.stdout is not None
