@@ -1,6 +1,11 @@
 """mockws: a mock WebSocket dev server with Python handlers.
 
 The public names a handler or a Python config uses are importable from here.
+
+Startup rule: this module and ``cli.py`` import only what every ``serve``
+needs. Optional features (JWT, file watching, the inspector, uvloop) import
+their dependencies inside the code that uses them, so a config that does
+not use them does not pay for them; ``tests/test_imports.py`` checks it.
 """
 
 from .auth import AuthResult

@@ -15,15 +15,12 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import jwt
 from aiohttp import web
 
 from .config import AuthenticateRef, EndpointConfig, JwtConfig
 from .errors import AuthError
 from .frames import encode_close_reason
 from .handlers import HandlerSlot, call_hook, load_handler
-from .jwt_auth import JwtVerifier
-from .logs import MASK
 
 __all__ = [
     "CLOSE_AUTH_ERROR",
@@ -33,7 +30,6 @@ __all__ = [
     "AuthResult",
     "Authenticator",
     "CallableAuthenticator",
-    "JwtAuthenticator",
     "authenticate",
     "build_authenticator",
     "refuse",
@@ -131,38 +127,6 @@ class Authenticator:
         raise NotImplementedError
 
 
-class JwtAuthenticator(Authenticator):
-    """Built-in JWT: the token comes from the ``query_param`` of the URL.
-
-    Args:
-        settings: The endpoint's ``authenticate.jwt`` settings.
-
-    Raises:
-        AuthError: The settings' key or algorithms are unusable.
-    """
-
-    name = "jwt"
-
-    def __init__(self, settings: JwtConfig) -> None:
-        self._verifier = JwtVerifier(settings)
-        self.query_param = settings.query_param
-
-    async def __call__(self, request: web.Request) -> AuthResult:
-        """Accept a valid token (4001 without one, 4002 for an invalid one)."""
-        assert self.query_param is not None
-        token = request.query.get(self.query_param, "")
-        if not token:
-            return AuthResult(False, CLOSE_NO_TOKEN, "No token provided")
-        try:
-            claims = self._verifier.verify(token)
-        except jwt.InvalidTokenError as exc:
-            # PyJWT's messages do not quote the token; mask it in case one ever does.
-            why = str(exc).replace(token, MASK) or type(exc).__name__
-            return AuthResult(False, CLOSE_INVALID_TOKEN, f"Invalid token: {why}")
-        subject = claims.get("sub")
-        return AuthResult(True, data=claims, user_id=subject if isinstance(subject, str) else None)
-
-
 class CallableAuthenticator(Authenticator):
     """A user function ``authenticate(request)``, sync or async.
 
@@ -215,6 +179,9 @@ def build_authenticator(
     if spec is None:
         return None
     if isinstance(spec, JwtConfig):
+        # PyJWT and cryptography load only for configs that use JWT (startup time).
+        from .jwt_auth import JwtAuthenticator
+
         return JwtAuthenticator(spec)
     assert isinstance(spec, AuthenticateRef)
     module_spec, _, function = spec.target.rpartition(":")

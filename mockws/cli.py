@@ -16,8 +16,9 @@ import click
 from .admin import inspector_url
 from .config import DEFAULT_CONFIG_NAMES, Config, find_default_config, load_config
 from .errors import MockwsError
-from .jwt_auth import sign_token
 from .logs import configure_logging
+from .loops import LOOP_CHOICES
+from .loops import run as run_on_loop
 from .scaffold import write_starter
 from .server import MockServer, load_endpoints
 from .tokens import find_jwt_endpoint, parse_claims, parse_ttl, token_url
@@ -82,6 +83,14 @@ def main() -> None:
     type=click.Choice(["text", "json"], case_sensitive=False),
     help="text: readable lines (coloured on a terminal); json: one JSON object per line.",
 )
+@click.option(
+    "--loop",
+    "loop_choice",
+    default="auto",
+    show_default=True,
+    type=click.Choice(LOOP_CHOICES),
+    help="Event loop; auto uses uvloop when installed (pip install 'mockws[speed]').",
+)
 def serve(
     config_path: str | None,
     host: str | None,
@@ -90,6 +99,7 @@ def serve(
     log_level: str,
     log_messages: bool,
     log_format: str,
+    loop_choice: str,
 ) -> None:
     """Serve the config's endpoints until interrupted."""
     config = _load(config_path)
@@ -101,7 +111,7 @@ def serve(
     )
     configure_logging(log_level, log_format.lower())
     try:
-        asyncio.run(_serve(config, log_messages))
+        run_on_loop(_serve(config, log_messages), loop_choice)
     except MockwsError as exc:
         _fail(exc)
     except OSError as exc:
@@ -225,6 +235,8 @@ def token(
     config = _load(config_path)
     try:
         _, settings, path = find_jwt_endpoint(config, wanted)
+        from .jwt_auth import sign_token  # PyJWT loads only for this command
+
         signed = sign_token(
             settings, claims, ttl=lifetime, private_key=private_key, algorithm=algorithm
         )

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Connection"]
 
+_NO_ROOMS: frozenset[str] = frozenset()
+
 
 class Connection:
     """A client connected to one endpoint.
@@ -47,7 +49,7 @@ class Connection:
         self.hub = hub
         self._endpoint = endpoint
         self.path = request.path
-        self.params: Mapping[str, str] = dict(params)
+        self.params: Mapping[str, str] = params if type(params) is dict else dict(params)
         self.query = query
         self.request = request
         self.auth_data: Any = None
@@ -61,7 +63,8 @@ class Connection:
         self._outbox = outbox
         self._events = hub.events
         self._deflater = deflater
-        self._rooms: set[str] = set()
+        # A shared empty frozenset until the first join (see Hub._join): idle memory.
+        self._rooms: set[str] | frozenset[str] = _NO_ROOMS
         self._closing = False
         self.close_code: int | None = None
         self.close_reason = ""

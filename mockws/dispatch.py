@@ -7,8 +7,10 @@ that it handled the message. Today the only stage is the handler's
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from types import CoroutineType
 from typing import Any
 
 from .connection import Connection
@@ -65,7 +67,10 @@ async def run_hook(conn: Connection, hook_name: str, *args: Any) -> bool:
     if hook is None:
         return True
     try:
-        await call_hook(hook, conn, *args)
+        # call_hook inlined: this runs once per message.
+        result = hook(conn, *args)
+        if type(result) is CoroutineType or inspect.isawaitable(result):
+            await result
     except Exception as exc:  # noqa: BLE001 - handler errors are reported, never fatal
         return await report_hook_error(conn, exc, hook_name)
     return True

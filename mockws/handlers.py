@@ -18,7 +18,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
+from types import CoroutineType, ModuleType
 from typing import Any
 
 from .errors import HandlerError
@@ -146,7 +146,8 @@ def resolve_callable(target: str, base_dir: Path) -> Callable[..., Any]:
 async def call_hook(hook: Callable[..., Any], *args: Any) -> Any:
     """Call a sync or async hook and return its result."""
     result = hook(*args)
-    if inspect.isawaitable(result):
+    # An async def hook returns a coroutine: test for it first, the cheap way.
+    if type(result) is CoroutineType or inspect.isawaitable(result):
         result = await result
     return result
 

@@ -78,10 +78,14 @@ class Hub:
         if not isinstance(room, str) or not room:
             raise ValueError(f"a room name must be a non-empty string, got {room!r}")
         self._rooms.setdefault(room, {})[conn] = None
-        conn._rooms.add(room)
+        rooms = conn._rooms
+        if not isinstance(rooms, set):  # the shared empty frozenset of a new connection
+            rooms = conn._rooms = set()
+        rooms.add(room)
 
     def _leave(self, conn: Connection, room: str) -> None:
-        conn._rooms.discard(room)
+        if isinstance(conn._rooms, set):
+            conn._rooms.discard(room)
         members = self._rooms.get(room)
         if members is None:
             return

@@ -7,6 +7,7 @@ import itertools
 import logging
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -23,9 +24,11 @@ from .logs import access_logger_for
 from .origins import origin_allowed
 from .outbox import FlushScheduler
 from .reconfig import ConfigChange, apply_endpoints
-from .reload import Reloader
 from .router import Router
 from .session import CLOSE_GOING_AWAY, serve_connection
+
+if TYPE_CHECKING:
+    from .reload import Reloader
 
 __all__ = ["MockServer", "load_endpoints"]
 
@@ -128,12 +131,15 @@ class MockServer:
         except OSError:
             await self._runner.cleanup()
             raise
-        server = site._server
-        assert isinstance(server, asyncio.base_events.Server)
-        self.port = server.sockets[0].getsockname()[1]
+        # uvloop's server is no asyncio.base_events.Server, but has the same sockets.
+        sockets = getattr(site._server, "sockets", None)
+        assert sockets
+        self.port = sockets[0].getsockname()[1]
         for slot in self._unique_slots():
             self._start_background(slot)
         if self.config.reload:
+            from .reload import Reloader  # watchfiles loads only when reloading
+
             self.reloader = Reloader(self)
             await self.reloader.start()
 

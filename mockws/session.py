@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 
 from aiohttp import WSMsgType, web
-from multidict import MultiDict, MultiDictProxy
+from multidict import MultiDict, MultiDictProxy, MultiMapping
 
 from .auth import authenticate, refuse
 from .codec import decode_text
@@ -33,9 +33,15 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_INTERNAL_ERROR = 1011
 CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_TIMEOUT = 5.0
+_EMPTY_QUERY: MultiDictProxy[str] = MultiDictProxy(MultiDict())
 
 
-def _query_without(request: web.Request, hidden: str | None) -> MultiDictProxy[str]:
+def _query_without(request: web.Request, hidden: str | None) -> MultiMapping[str]:
+    if not request.query_string:
+        # Most connections have no query: share one empty mapping (idle memory).
+        return _EMPTY_QUERY
+    if hidden is None or hidden not in request.query:
+        return request.query
     query = MultiDict(request.query)
     if hidden is not None:
         query.popall(hidden, None)
@@ -138,6 +144,8 @@ async def _read_messages(conn: Connection, socket: web.WebSocketResponse) -> Non
         if events.wants_messages:
             events.publish(message_in(conn.id, conn.endpoint, message.data))
         await run_pipeline(DEFAULT_STAGES, conn, data)
+        # Do not keep the last message alive while the connection idles.
+        data = None
 
 
 def _record_close(conn: Connection, code: int, reason: str) -> None:

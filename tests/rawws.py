@@ -4,26 +4,47 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
+import socket
 import struct
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 DEFLATE_TAIL = b"\x00\x00\xff\xff"
 
 
 class Frame(NamedTuple):
-    """One frame as it came off the wire."""
+    """One frame as it came off the wire, with its exact bytes in ``raw``."""
 
     fin: bool
     rsv1: bool
     opcode: int
     payload: bytes
+    raw: bytes = b""
 
     @property
     def close_code(self) -> int:
         return int(struct.unpack("!H", self.payload[:2])[0])
+
+    def json(self) -> Any:
+        """The payload parsed as JSON text."""
+        return json.loads(self.payload.decode("utf-8"))
+
+
+def mask_frame(opcode: int, payload: bytes, *, rsv1: bool = False, fin: bool = True) -> bytes:
+    """Return one masked client frame, as RFC 6455 requires of clients."""
+    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
+    length = len(payload)
+    if length < 126:
+        header = struct.pack("!BB", first, 0x80 | length)
+    elif length < 65536:
+        header = struct.pack("!BBH", first, 0x80 | 126, length)
+    else:
+        header = struct.pack("!BBQ", first, 0x80 | 127, length)
+    mask = os.urandom(4)
+    return header + mask + bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
 
 
 @dataclass
@@ -36,16 +57,25 @@ class RawClient:
     headers: dict[str, str] = field(default_factory=dict)
 
     async def read_frame(self, timeout: float = 5.0) -> Frame:
-        """Read the next frame (server frames are never masked)."""
+        """Read the next frame and check it is a well-formed server frame (RFC 6455 5.2)."""
         async with asyncio.timeout(timeout):
-            first, second = await self.reader.readexactly(2)
-            length = second & 0x7F
+            head = await self.reader.readexactly(2)
+            length = head[1] & 0x7F
+            extended = b""
             if length == 126:
-                (length,) = struct.unpack("!H", await self.reader.readexactly(2))
+                extended = await self.reader.readexactly(2)
+                (length,) = struct.unpack("!H", extended)
+                assert length >= 126, "16-bit length used for a short payload"
             elif length == 127:
-                (length,) = struct.unpack("!Q", await self.reader.readexactly(8))
+                extended = await self.reader.readexactly(8)
+                (length,) = struct.unpack("!Q", extended)
+                assert length >= 65536, "64-bit length used for a medium payload"
             payload = await self.reader.readexactly(length)
-        return Frame(bool(first & 0x80), bool(first & 0x40), first & 0x0F, payload)
+        assert not head[1] & 0x80, "a server frame must not be masked"
+        first = head[0]
+        return Frame(
+            bool(first & 0x80), bool(first & 0x40), first & 0x0F, payload, head + extended + payload
+        )
 
     async def read_data_frame(self, timeout: float = 5.0) -> Frame:
         """Read frames until one that is not a PING or PONG."""
@@ -54,21 +84,24 @@ class RawClient:
             if frame.opcode not in (OP_PING, OP_PONG):
                 return frame
 
+    async def frames_until_quiet(self, quiet: float = 0.3) -> list[Frame]:
+        """Read frames until none arrives for ``quiet`` seconds."""
+        frames = []
+        while True:
+            try:
+                frames.append(await self.read_frame(timeout=quiet))
+            except TimeoutError:
+                return frames
+
     def send_frame(
         self, opcode: int, payload: bytes, *, rsv1: bool = False, fin: bool = True
     ) -> None:
         """Write one masked frame, as a client must."""
-        first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
-        length = len(payload)
-        if length < 126:
-            header = struct.pack("!BB", first, 0x80 | length)
-        elif length < 65536:
-            header = struct.pack("!BBH", first, 0x80 | 126, length)
-        else:
-            header = struct.pack("!BBQ", first, 0x80 | 127, length)
-        mask = os.urandom(4)
-        masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
-        self.writer.write(header + mask + masked)
+        self.writer.write(mask_frame(opcode, payload, rsv1=rsv1, fin=fin))
+
+    def send_json(self, value: Any) -> None:
+        """Send ``value`` as one JSON text frame."""
+        self.send_frame(OP_TEXT, json.dumps(value).encode())
 
     async def close(self) -> None:
         """Drop the TCP connection."""
@@ -77,7 +110,12 @@ class RawClient:
 
 
 async def raw_connect(
-    port: int, path: str, headers: dict[str, str] | None = None, timeout: float = 5.0
+    port: int,
+    path: str,
+    headers: dict[str, str] | None = None,
+    timeout: float = 5.0,
+    *,
+    receive_buffer: int | None = None,
 ) -> RawClient:
     """Open a TCP connection and do the WebSocket handshake by hand.
 
@@ -85,8 +123,14 @@ async def raw_connect(
         port: The server's port on 127.0.0.1.
         path: The request target, with its query string.
         headers: Extra request headers (``Sec-WebSocket-Extensions``...).
+        receive_buffer: Shrink the socket's SO_RCVBUF first (a slow reader).
     """
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    sock = socket.socket()
+    if receive_buffer is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    reader, writer = await asyncio.open_connection(sock=sock, limit=2**22)
     key = base64.b64encode(os.urandom(16)).decode()
     lines = [
         f"GET {path} HTTP/1.1",

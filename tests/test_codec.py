@@ -3,6 +3,8 @@
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mockws.codec import OP_BINARY, OP_TEXT, decode_text, encode_message
 from mockws.frames import build_frame
@@ -72,3 +74,48 @@ def test_frame_rsv1_bit() -> None:
     """rsv1=True sets the compression bit."""
     assert build_frame(OP_BINARY, b"", rsv1=True)[0] == 0xC2
     assert json.loads(build_frame(OP_TEXT, b'{"a":1}')[2:]) == {"a": 1}
+
+
+def test_circular_value_is_refused_and_the_encoder_recovers() -> None:
+    """A circular value raises TypeError, and values encoded after it are unaffected."""
+    inner: list[object] = [1]
+    circular: dict[str, object] = {"inner": inner}
+    circular["self"] = circular
+    with pytest.raises(TypeError, match="cannot send dict"):
+        encode_message(circular)
+    # The same inner list, reachable twice, is not circular.
+    assert encode_message({"a": inner, "b": [inner]}) == (OP_TEXT, b'{"a":[1],"b":[[1]]}')
+
+
+def test_failure_inside_a_container_does_not_poison_later_encodes() -> None:
+    """After a set deep inside a list fails to encode, the same list encodes once fixed."""
+    shared: list[object] = [{"x": {1}}]
+    with pytest.raises(TypeError):
+        encode_message(shared)
+    shared[0] = {"x": 1}
+    assert encode_message([shared, shared]) == (OP_TEXT, b'[[{"x":1}],[{"x":1}]]')
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(json_values)
+def test_encoding_matches_compact_json_dumps(value: object) -> None:
+    """Any JSON value encodes exactly as compact, non-ASCII-escaping json.dumps."""
+    if isinstance(value, str):
+        expected = value.encode()
+    else:
+        expected = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    assert encode_message(value) == (OP_TEXT, expected)
+
+
+@pytest.mark.parametrize("text", [' {"a":1}', "\n[1]", "\t 2"])
+def test_leading_whitespace_json_is_parsed(text: str) -> None:
+    """JSON text with leading whitespace still arrives parsed."""
+    assert decode_text(text, True) == json.loads(text)

@@ -154,3 +154,15 @@ async def test_hub_views_are_read_only(server: RunningServer) -> None:
         server.hub.connections["x"] = None  # type: ignore[index]
     members = server.hub.rooms["r"]
     assert isinstance(members, frozenset) and len(members) == 1
+
+
+async def test_fresh_connection_has_no_rooms_and_can_leave_any(server: RunningServer) -> None:
+    """A new connection has no rooms and an empty query; leaving an unjoined room is a no-op."""
+    ann, bob = await server.connect("/a"), await server.connect("/a")
+    await command(ann, op="leave", room="never")
+    info = await command(ann, op="info")
+    assert info["rooms"] == [] and info["query"] == {}  # type: ignore[index]
+    await command(ann, op="join", room="r")
+    await command(bob, op="join", room="r")
+    assert (await command(ann, op="info"))["rooms"] == ["r"]  # type: ignore[index]
+    assert (await command(bob, op="info"))["rooms"] == ["r"]  # type: ignore[index]
