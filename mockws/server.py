@@ -9,11 +9,13 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
+from .admission import Admission
 from .config import Config, EndpointConfig
 from .endpoint import Endpoint
 from .errors import HandlerError
 from .handlers import HandlerSlot, call_hook, load_handler
 from .hub import Hub
+from .listener import handler_options, listen
 from .logs import MaskingAccessLogger
 from .origins import origin_allowed
 from .outbox import FlushScheduler
@@ -79,6 +81,8 @@ class MockServer:
         self._sessions: set[asyncio.Task[object]] = set()
         self._background: dict[HandlerSlot, asyncio.Task[None]] = {}
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
+        self._admission = Admission()
         self._scheduler: FlushScheduler | None = None
         self._stopping = False
 
@@ -103,18 +107,20 @@ class MockServer:
         self._install(self.config, load_endpoints(self.config, self.slots))
         self._scheduler = FlushScheduler(asyncio.get_running_loop())
         self._runner = web.AppRunner(
-            self.build_app(), access_log_class=MaskingAccessLogger, handle_signals=False
+            self.build_app(),
+            access_log_class=MaskingAccessLogger,
+            handle_signals=False,
+            **handler_options(self.config.limits),
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port)
         try:
-            await site.start()
+            self._listener = await listen(
+                self._runner, self.config.host, self.config.port, self.config.limits
+            )
         except OSError:
             await self._runner.cleanup()
             raise
-        server = site._server
-        assert isinstance(server, asyncio.base_events.Server)
-        self.port = server.sockets[0].getsockname()[1]
+        self.port = self._listener.sockets[0].getsockname()[1]
         for slot in self._unique_slots():
             self._start_background(slot)
 
@@ -170,6 +176,9 @@ class MockServer:
             return web.Response(status=403, text=f"Origin {origin} is not allowed.\n")
         if self._stopping:
             return web.Response(status=503, text="The server is shutting down.\n")
+        refusal = self._admission.admit(match.target, self.config.limits)
+        if refusal is not None:
+            return refusal
         assert self._scheduler is not None
         task = asyncio.current_task()
         assert task is not None
@@ -185,6 +194,7 @@ class MockServer:
             )
         finally:
             self._sessions.discard(task)
+            self._admission.release(match.target)
 
     def _not_found_text(self, path: str) -> str:
         routes = "\n".join(
@@ -207,6 +217,8 @@ class MockServer:
         if self._sessions:
             await asyncio.wait(set(self._sessions), timeout=SHUTDOWN_GRACE)
         await asyncio.gather(*(self._stop_background(slot) for slot in list(self._background)))
+        if self._listener is not None:
+            self._listener.close()
         if self._runner is not None:
             await self._runner.cleanup()
 

@@ -1,0 +1,150 @@
+"""The listening socket, and the guard in front of each accepted connection.
+
+aiohttp answers an over-long header line with 400 and has no limit on the
+whole header block, so every connection's bytes pass through a
+:class:`HeaderGuard` first: once the request line and headers pass
+``max_header_size`` it answers 431 itself and closes the connection, before
+aiohttp sees the rest. aiohttp's own line limits are raised to the same size
+so that they never answer first.
+
+The handshake timeout is aiohttp's keep-alive timeout, which it arms when a
+connection is accepted and which closes a connection that has not completed a
+request by then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from .limits import ServerLimits
+
+__all__ = ["HeaderGuard", "handler_options", "listen"]
+
+log = logging.getLogger("mockws.server")
+
+_MEASURING, _PASSING, _REFUSED = 0, 1, 2
+_HEADER_ENDS = (b"\r\n\r\n", b"\n\n")
+_TOO_LARGE_BODY = b"Request header fields too large.\n"
+TOO_LARGE_RESPONSE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Length: " + str(len(_TOO_LARGE_BODY)).encode() + b"\r\n"
+    b"Connection: close\r\n\r\n" + _TOO_LARGE_BODY
+)
+
+
+def handler_options(limits: ServerLimits) -> dict[str, Any]:
+    """Return the aiohttp request-handler options that carry ``limits``."""
+    options: dict[str, Any] = {
+        "max_line_size": limits.max_header_size,
+        "max_field_size": limits.max_header_size,
+    }
+    if limits.handshake_timeout is not None:
+        options["keepalive_timeout"] = limits.handshake_timeout
+    return options
+
+
+class HeaderGuard(asyncio.Protocol):
+    """Forwards one connection to aiohttp, answering 431 to oversized headers.
+
+    Only the first request's header block is measured: after it, bytes pass
+    straight through (a WebSocket never sends a second request).
+
+    Args:
+        inner: aiohttp's protocol for this connection.
+        max_header_size: Bytes allowed up to and including the blank line.
+    """
+
+    __slots__ = ("_inner", "_limit", "_seen", "_tail", "_state", "_transport")
+
+    def __init__(self, inner: asyncio.Protocol, max_header_size: int) -> None:
+        self._inner = inner
+        self._limit = max_header_size
+        self._seen = 0
+        self._tail = b""
+        self._state = _MEASURING
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Hand the transport to aiohttp, which writes to it directly."""
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        """Measure the header block, then pass ``data`` on."""
+        if self._state != _PASSING and not self._measure(data):
+            return
+        self._inner.data_received(data)
+
+    def _measure(self, data: bytes) -> bool:
+        if self._state == _REFUSED:
+            return False
+        window = self._tail + data
+        offset = self._seen - len(self._tail)
+        ends = [found for found in (window.find(end) for end in _HEADER_ENDS) if found >= 0]
+        if ends:
+            end_index = min(ends)
+            block_size = offset + end_index + (4 if window[end_index] == 13 else 2)
+            if block_size <= self._limit:
+                self._state = _PASSING
+                return True
+        elif offset + len(window) <= self._limit:
+            self._seen += len(data)
+            self._tail = window[-3:]
+            return True
+        self._refuse()
+        return False
+
+    def _refuse(self) -> None:
+        # Later bytes must not reach aiohttp, which would answer them itself.
+        self._state = _REFUSED
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        peer = transport.get_extra_info("peername")
+        log.warning(
+            "refused a request from %s: headers over %d bytes (limits.max_header_size)",
+            peer,
+            self._limit,
+        )
+        transport.write(TOO_LARGE_RESPONSE)
+        transport.close()
+
+    def eof_received(self) -> bool | None:
+        """Tell aiohttp the client finished sending."""
+        return self._inner.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Tell aiohttp the connection is gone."""
+        self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        """Pass the transport's flow control on to aiohttp."""
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        """Pass the transport's flow control on to aiohttp."""
+        self._inner.resume_writing()
+
+
+async def listen(
+    runner: web.AppRunner, host: str, port: int, limits: ServerLimits
+) -> asyncio.Server:
+    """Bind ``host``:``port`` and serve ``runner``'s application behind a HeaderGuard.
+
+    Raises:
+        OSError: The address cannot be bound.
+    """
+    server = runner.server
+    assert server is not None, "call runner.setup() first"
+    factory: Callable[[], asyncio.Protocol] = server
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(
+        lambda: HeaderGuard(factory(), limits.max_header_size), host, port
+    )
