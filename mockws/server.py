@@ -209,11 +209,14 @@ class MockServer:
         self._stopping = True
         connections = list(self.hub.connections.values())
         if connections:
-            closing = [
-                asyncio.create_task(conn.close(CLOSE_GOING_AWAY, "Server shutting down"))
+            closing = {
+                asyncio.create_task(conn.close(CLOSE_GOING_AWAY, "Server shutting down")): conn
                 for conn in connections
-            ]
-            await asyncio.wait(closing, timeout=SHUTDOWN_GRACE)
+            }
+            _, pending = await asyncio.wait(closing, timeout=SHUTDOWN_GRACE)
+            for task in pending:
+                # A client that does not read never takes its close frame: drop it.
+                closing[task]._outbox.abort()
         if self._sessions:
             await asyncio.wait(set(self._sessions), timeout=SHUTDOWN_GRACE)
         await asyncio.gather(*(self._stop_background(slot) for slot in list(self._background)))

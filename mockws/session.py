@@ -19,6 +19,7 @@ from .dispatch import DEFAULT_STAGES, report_hook_error, run_hook, run_pipeline
 from .endpoint import Endpoint
 from .hub import Hub
 from .outbox import FlushScheduler, Outbox
+from .slowclient import watch_slow_client
 
 __all__ = ["CLOSE_GOING_AWAY", "CLOSE_INTERNAL_ERROR", "serve_connection"]
 
@@ -59,16 +60,18 @@ async def serve_connection(
     await socket.prepare(request)
     transport = request.transport
     assert transport is not None
+    outbox = Outbox(transport, scheduler, high_water=settings.limits.send_high_water)
     conn = Connection(
         conn_id=conn_id,
         hub=hub,
         endpoint=endpoint,
         request=request,
         socket=socket,
-        outbox=Outbox(transport, scheduler),
+        outbox=outbox,
         params=params,
         query=_query_without(request, None),
     )
+    watch_slow_client(conn, outbox, settings.limits)
     hub._register(conn)
     log.info("%s connected to %s (%s)", conn.id, conn.path, conn.endpoint)
     try:
