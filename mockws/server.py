@@ -14,6 +14,7 @@ from .config import Config, EndpointConfig
 from .endpoint import Endpoint
 from .errors import HandlerError
 from .handlers import HandlerSlot, call_hook, load_handler
+from .hooktimer import set_slow_hook_warning
 from .hub import Hub
 from .listener import handler_options, listen
 from .logs import MaskingAccessLogger
@@ -105,6 +106,7 @@ class MockServer:
             OSError: The port cannot be bound.
         """
         self._install(self.config, load_endpoints(self.config, self.slots))
+        set_slow_hook_warning(self.config.limits.slow_hook_warning)
         self._scheduler = FlushScheduler(asyncio.get_running_loop())
         self._runner = web.AppRunner(
             self.build_app(),
