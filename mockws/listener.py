@@ -10,20 +10,24 @@ so that they never answer first.
 The handshake timeout is aiohttp's keep-alive timeout, which it arms when a
 connection is accepted and which closes a connection that has not completed a
 request by then.
+
+A refused upgrade request closes its connection (:func:`close_refused_upgrades`):
+a proxy in front may believe the upgrade happened and tunnel whatever the
+client sends next, which must not then be served as a fresh HTTP request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from .limits import ServerLimits
 
-__all__ = ["HeaderGuard", "handler_options", "listen"]
+__all__ = ["HeaderGuard", "close_refused_upgrades", "handler_options", "listen"]
 
 log = logging.getLogger("mockws.server")
 
@@ -47,6 +51,23 @@ def handler_options(limits: ServerLimits) -> dict[str, Any]:
     if limits.handshake_timeout is not None:
         options["keepalive_timeout"] = limits.handshake_timeout
     return options
+
+
+@web.middleware
+async def close_refused_upgrades(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Close the connection after any answer but 101 to a request that asks to upgrade."""
+    upgrade = "Upgrade" in request.headers
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        if upgrade:
+            exc.force_close()
+        raise
+    if upgrade and not isinstance(response, web.WebSocketResponse):
+        response.force_close()
+    return response
 
 
 class HeaderGuard(asyncio.Protocol):

@@ -16,7 +16,7 @@ from .errors import HandlerError
 from .handlers import HandlerSlot, call_hook, load_handler
 from .hooktimer import set_slow_hook_warning
 from .hub import Hub
-from .listener import handler_options, listen
+from .listener import close_refused_upgrades, handler_options, listen
 from .logs import MaskingAccessLogger
 from .origins import origin_allowed
 from .outbox import FlushScheduler
@@ -89,7 +89,7 @@ class MockServer:
 
     def build_app(self) -> web.Application:
         """Return the aiohttp application; one catch-all route does the routing."""
-        app = web.Application()
+        app = web.Application(middlewares=[close_refused_upgrades])
         app.router.add_get("/{tail:.*}", self._handle)
         return app
 
