@@ -16,6 +16,8 @@ ones under an endpoint's ``limits:`` key::
           send_high_water: 4194304        # bytes queued for a client before its messages drop
           slow_client_timeout: 30         # seconds over send_high_water before a 1008 close
           slow_client_max_dropped: 10000  # messages dropped in a row before a 1008 close
+          max_fragments: 4096             # frames in one message; more fail it with 1008
+          max_queue: 256                  # messages received, not yet handled; then stop reading
 
 A count or a time of ``0`` or ``null`` means no limit.
 """
@@ -31,7 +33,9 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_HANDSHAKE_TIMEOUT",
     "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_FRAGMENTS",
     "DEFAULT_MAX_HEADER_SIZE",
+    "DEFAULT_MAX_QUEUE",
     "DEFAULT_SEND_HIGH_WATER",
     "DEFAULT_SLOW_CLIENT_MAX_DROPPED",
     "DEFAULT_SLOW_CLIENT_TIMEOUT",
@@ -51,6 +55,8 @@ DEFAULT_SLOW_HOOK_WARNING = 0.1
 DEFAULT_SEND_HIGH_WATER = 4 * 1024 * 1024
 DEFAULT_SLOW_CLIENT_TIMEOUT = 30.0
 DEFAULT_SLOW_CLIENT_MAX_DROPPED = 10_000
+DEFAULT_MAX_FRAGMENTS = 4096
+DEFAULT_MAX_QUEUE = 256
 
 # Smallest header budget that still fits a browser's upgrade request.
 _MIN_HEADER_SIZE = 1024
@@ -90,12 +96,20 @@ class EndpointLimits:
             ``send_high_water`` before it is closed with 1008. None: never.
         slow_client_max_dropped: Messages dropped in a row for one client
             before it is closed with 1008. None: never.
+        max_fragments: Frames one incoming message may span; a message with
+            more fails the connection with 1008. None: no limit.
+        max_queue: Incoming messages received but not yet handed to the
+            handler; at this many the server stops reading from the client
+            until the handler has caught up to half of it. None: no limit
+            (aiohttp still stops reading past 128 KiB of them).
     """
 
     max_connections: int | None = None
     send_high_water: int = DEFAULT_SEND_HIGH_WATER
     slow_client_timeout: float | None = DEFAULT_SLOW_CLIENT_TIMEOUT
     slow_client_max_dropped: int | None = DEFAULT_SLOW_CLIENT_MAX_DROPPED
+    max_fragments: int | None = DEFAULT_MAX_FRAGMENTS
+    max_queue: int | None = DEFAULT_MAX_QUEUE
 
 
 SERVER_LIMIT_KEYS = ("max_connections", "handshake_timeout", "max_header_size", "slow_hook_warning")
@@ -104,6 +118,8 @@ ENDPOINT_LIMIT_KEYS = (
     "send_high_water",
     "slow_client_timeout",
     "slow_client_max_dropped",
+    "max_fragments",
+    "max_queue",
 )
 
 
@@ -159,6 +175,8 @@ def parse_endpoint_limits(parent: _Section) -> EndpointLimits:
         slow_client_max_dropped=_count(
             section, "slow_client_max_dropped", DEFAULT_SLOW_CLIENT_MAX_DROPPED
         ),
+        max_fragments=_count(section, "max_fragments", DEFAULT_MAX_FRAGMENTS),
+        max_queue=_count(section, "max_queue", DEFAULT_MAX_QUEUE),
     )
     section.finish(ENDPOINT_LIMIT_KEYS)
     return limits

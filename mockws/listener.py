@@ -2,7 +2,7 @@
 
 aiohttp answers an over-long header line with 400 and has no limit on the
 whole header block, so every connection's bytes pass through a
-:class:`HeaderGuard` first: once the request line and headers pass
+:class:`ConnectionGuard` first: once the request line and headers pass
 ``max_header_size`` it answers 431 itself and closes the connection, before
 aiohttp sees the rest. aiohttp's own line limits are raised to the same size
 so that they never answer first.
@@ -25,9 +25,10 @@ from typing import Any
 
 from aiohttp import web
 
+from .inbound import FrameScanner
 from .limits import ServerLimits
 
-__all__ = ["HeaderGuard", "close_refused_upgrades", "handler_options", "listen"]
+__all__ = ["ConnectionGuard", "close_refused_upgrades", "handler_options", "listen"]
 
 log = logging.getLogger("mockws.server")
 
@@ -70,18 +71,20 @@ async def close_refused_upgrades(
     return response
 
 
-class HeaderGuard(asyncio.Protocol):
-    """Forwards one connection to aiohttp, answering 431 to oversized headers.
+class ConnectionGuard(asyncio.Protocol):
+    """Forwards one connection's bytes to aiohttp, enforcing the client-side limits.
 
-    Only the first request's header block is measured: after it, bytes pass
-    straight through (a WebSocket never sends a second request).
+    The first request's header block is measured: past ``max_header_size``
+    the guard answers 431 itself. From the end of that block on, a
+    :class:`~mockws.inbound.FrameScanner` follows the frame headers (see
+    :mod:`mockws.inbound`); it acts once the session calls its ``enforce``.
 
     Args:
         inner: aiohttp's protocol for this connection.
         max_header_size: Bytes allowed up to and including the blank line.
     """
 
-    __slots__ = ("_inner", "_limit", "_seen", "_tail", "_state", "_transport")
+    __slots__ = ("_inner", "_limit", "_seen", "_tail", "_state", "_transport", "frames")
 
     def __init__(self, inner: asyncio.Protocol, max_header_size: int) -> None:
         self._inner = inner
@@ -90,6 +93,7 @@ class HeaderGuard(asyncio.Protocol):
         self._tail = b""
         self._state = _MEASURING
         self._transport: asyncio.Transport | None = None
+        self.frames: FrameScanner | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Hand the transport to aiohttp, which writes to it directly."""
@@ -98,14 +102,34 @@ class HeaderGuard(asyncio.Protocol):
         self._inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
-        """Measure the header block, then pass ``data`` on."""
-        if self._state != _PASSING and not self._measure(data):
+        """Measure the header block or follow the frames, then pass ``data`` on."""
+        if self._state == _PASSING:
+            frames = self.frames
+            if frames is not None:
+                allowed = frames.scan(data)
+                if allowed <= 0:
+                    return
+                if allowed < len(data):
+                    data = data[:allowed]
+            self._inner.data_received(data)
             return
+        if self._state == _REFUSED:
+            return
+        end = self._measure(data)
+        if end < 0:
+            return
+        if end < len(data):
+            assert self.frames is not None
+            allowed = self.frames.scan(data[end:])
+            data = data[: end + max(allowed, 0)]
         self._inner.data_received(data)
 
-    def _measure(self, data: bytes) -> bool:
-        if self._state == _REFUSED:
-            return False
+    def forward(self, data: bytes) -> None:
+        """Pass bytes the frame scanner held back on to aiohttp."""
+        self._inner.data_received(data)
+
+    def _measure(self, data: bytes) -> int:
+        """Return where the header block ends in ``data``, len(data) if not yet, -1 if refused."""
         window = self._tail + data
         offset = self._seen - len(self._tail)
         ends = [found for found in (window.find(end) for end in _HEADER_ENDS) if found >= 0]
@@ -114,13 +138,15 @@ class HeaderGuard(asyncio.Protocol):
             block_size = offset + end_index + (4 if window[end_index] == 13 else 2)
             if block_size <= self._limit:
                 self._state = _PASSING
-                return True
+                assert self._transport is not None
+                self.frames = FrameScanner(self._transport)
+                return block_size - self._seen
         elif offset + len(window) <= self._limit:
             self._seen += len(data)
             self._tail = window[-3:]
-            return True
+            return len(data)
         self._refuse()
-        return False
+        return -1
 
     def _refuse(self) -> None:
         # Later bytes must not reach aiohttp, which would answer them itself.
@@ -157,7 +183,7 @@ class HeaderGuard(asyncio.Protocol):
 async def listen(
     runner: web.AppRunner, host: str, port: int, limits: ServerLimits
 ) -> asyncio.Server:
-    """Bind ``host``:``port`` and serve ``runner``'s application behind a HeaderGuard.
+    """Bind ``host``:``port`` and serve ``runner``'s application behind a ConnectionGuard.
 
     Raises:
         OSError: The address cannot be bound.
@@ -167,5 +193,5 @@ async def listen(
     factory: Callable[[], asyncio.Protocol] = server
     loop = asyncio.get_running_loop()
     return await loop.create_server(
-        lambda: HeaderGuard(factory(), limits.max_header_size), host, port
+        lambda: ConnectionGuard(factory(), limits.max_header_size), host, port
     )

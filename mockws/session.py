@@ -8,7 +8,7 @@ order, socket closed, ``on_close``, removed from every room, unregistered.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from aiohttp import WSMsgType, web
 from multidict import MultiDict, MultiDictProxy
@@ -18,6 +18,7 @@ from .connection import Connection
 from .dispatch import DEFAULT_STAGES, report_hook_error, run_hook, run_pipeline
 from .endpoint import Endpoint
 from .hub import Hub
+from .inbound import watch_inbound
 from .outbox import FlushScheduler, Outbox
 from .slowclient import watch_slow_client
 
@@ -72,11 +73,12 @@ async def serve_connection(
         query=_query_without(request, None),
     )
     watch_slow_client(conn, outbox, settings.limits)
+    took = watch_inbound(conn, transport, settings.limits)
     hub._register(conn)
     log.info("%s connected to %s (%s)", conn.id, conn.path, conn.endpoint)
     try:
         if await run_hook(conn, "on_connect"):
-            await _read_messages(conn, socket)
+            await _read_messages(conn, socket, took)
         else:
             await conn.close(CLOSE_INTERNAL_ERROR, "Internal error")
     finally:
@@ -90,7 +92,9 @@ async def serve_connection(
     return socket
 
 
-async def _read_messages(conn: Connection, socket: web.WebSocketResponse) -> None:
+async def _read_messages(
+    conn: Connection, socket: web.WebSocketResponse, took: Callable[[], None] | None
+) -> None:
     """Dispatch messages until the socket closes, recording who closed it and why."""
     parse_json = conn._endpoint.config.parse_json
     while True:
@@ -114,6 +118,8 @@ async def _read_messages(conn: Connection, socket: web.WebSocketResponse) -> Non
         else:
             continue
         conn.messages_in += 1
+        if took is not None:
+            took()
         await run_pipeline(DEFAULT_STAGES, conn, data)
 
 

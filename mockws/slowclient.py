@@ -5,31 +5,24 @@ bytes behind (see :mod:`mockws.outbox`). When it has dropped
 ``slow_client_max_dropped`` messages in a row, or has been dropping for
 ``slow_client_timeout`` seconds, the client is failed: a 1008 close frame is
 queued behind what it has not read yet, the socket is closed once that is
-sent, and dropped at the latest :data:`CLOSE_GRACE` seconds later. Both are
+sent, and dropped at the latest ``CLOSE_GRACE`` seconds later
+(:func:`mockws.failure.fail_connection`). Both are
 checked whenever a message is dropped, so a stalled client that nobody sends
 to stays open, holding at most its high-water mark.
 """
 
 from __future__ import annotations
 
-import logging
-import struct
 from typing import TYPE_CHECKING
 
-from .frames import build_frame
+from .failure import CLOSE_POLICY_VIOLATION, fail_connection
 from .limits import EndpointLimits
 from .outbox import Outbox
 
 if TYPE_CHECKING:
     from .connection import Connection
 
-__all__ = ["CLOSE_GRACE", "CLOSE_POLICY_VIOLATION", "SlowClientWatch", "watch_slow_client"]
-
-log = logging.getLogger("mockws.connection")
-
-CLOSE_POLICY_VIOLATION = 1008
-CLOSE_GRACE = 5.0
-_OP_CLOSE = 0x8
+__all__ = ["SlowClientWatch", "watch_slow_client"]
 
 
 class SlowClientWatch:
@@ -59,20 +52,8 @@ class SlowClientWatch:
             self._fail(outbox, f"behind for {loop.time() - self._since:.1f}s")
 
     def _fail(self, outbox: Outbox, why: str) -> None:
-        conn = self._conn
-        if conn._closing:
-            return
-        conn._closing = True
-        reason = "Client too slow: " + why
-        conn.close_code, conn.close_reason = CLOSE_POLICY_VIOLATION, reason
-        log.warning(
-            "%s: closing with 1008, the client is not reading (%s; %d bytes waiting)",
-            conn.id,
-            why,
-            outbox.buffered,
-        )
-        payload = struct.pack("!H", CLOSE_POLICY_VIOLATION) + reason.encode()
-        outbox.fail(build_frame(_OP_CLOSE, payload), CLOSE_GRACE)
+        reason = f"Client too slow: {why}"
+        fail_connection(self._conn, CLOSE_POLICY_VIOLATION, reason)
 
 
 def watch_slow_client(conn: Connection, outbox: Outbox, limits: EndpointLimits) -> None:

@@ -21,9 +21,9 @@ SOURCE = Path("/project/dev.yaml")
 BASE = Path("/project")
 
 segment = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=1, max_size=6)
-name = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=6)
-pattern = st.lists(st.one_of(segment, name.map(lambda n: "{" + n + "}")), max_size=4).map(
-    lambda parts: "/" + "/".join(parts)
+pattern = st.lists(segment, max_size=4).map(
+    # Even-numbered parts become placeholders, named uniquely by their position.
+    lambda parts: "/" + "/".join(f"{{p{i}}}" if i % 2 else p for i, p in enumerate(parts))
 )
 seconds = st.one_of(st.integers(0, 3600), st.floats(0, 3600, allow_nan=False))
 counts = st.one_of(st.none(), st.integers(0, 10**6))

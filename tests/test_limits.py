@@ -25,6 +25,7 @@ def test_defaults_when_no_limits_are_given(write: WriteFile) -> None:
     assert endpoint == EndpointLimits()
     assert endpoint.max_connections is None and endpoint.send_high_water == 4 * 1024 * 1024
     assert endpoint.slow_client_timeout == 30.0 and endpoint.slow_client_max_dropped == 10_000
+    assert endpoint.max_fragments == 4096 and endpoint.max_queue == 256
 
 
 def test_every_limit_key_is_parsed(write: WriteFile) -> None:
@@ -45,9 +46,11 @@ def test_every_limit_key_is_parsed(write: WriteFile) -> None:
               send_high_water: 65536
               slow_client_timeout: 1.5
               slow_client_max_dropped: 0
+              max_fragments: 16
+              max_queue: 8
           - pattern: /b
             handler: h.py
-            limits: {max_connections: null, slow_client_timeout: 0}
+            limits: {max_connections: null, slow_client_timeout: 0, max_fragments: 0, max_queue: 0}
     """,
     )
     config = load_config(path)
@@ -59,8 +62,12 @@ def test_every_limit_key_is_parsed(write: WriteFile) -> None:
         send_high_water=65536,
         slow_client_timeout=1.5,
         slow_client_max_dropped=None,
+        max_fragments=16,
+        max_queue=8,
     )
-    assert config.endpoints[1].limits == EndpointLimits(slow_client_timeout=None)
+    assert config.endpoints[1].limits == EndpointLimits(
+        slow_client_timeout=None, max_fragments=None, max_queue=None
+    )
 
 
 @pytest.mark.parametrize(
@@ -114,6 +121,15 @@ def test_every_limit_key_is_parsed(write: WriteFile) -> None:
             "endpoints:\n  - pattern: /a\n    handler: h.py\n    limits:\n"
             "      max_connections: [1]\n",
             "dev.yaml:5: endpoints[0].limits.max_connections: expected a whole number, got a list",
+        ),
+        (
+            "endpoints:\n  - pattern: /a\n    handler: h.py\n    limits:\n"
+            "      max_fragments: few\n",
+            "dev.yaml:5: endpoints[0].limits.max_fragments: expected a whole number, got 'few'",
+        ),
+        (
+            "endpoints:\n  - pattern: /a\n    handler: h.py\n    limits:\n      max_queue: -3\n",
+            "dev.yaml:5: endpoints[0].limits.max_queue: expected a number >= 1, got -3",
         ),
         (
             "endpoints:\n  - pattern: /a\n    handler: h.py\n    limits: [1]\n",
