@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-__all__ = ["DEFAULT_HIGH_WATER", "FlushScheduler", "Outbox"]
+__all__ = ["DEFAULT_HIGH_WATER", "FlushScheduler", "Outbox", "WritesAfterOutbox"]
 
 DEFAULT_HIGH_WATER = 4 * 1024 * 1024
 
@@ -146,3 +146,33 @@ class Outbox:
         transport.write(last_frame)
         transport.close()
         self.loop.call_later(grace, transport.abort)
+
+
+class WritesAfterOutbox:
+    """A transport for aiohttp's own frame writer that writes after the outbox.
+
+    aiohttp writes some frames itself at once (the close frame when a client
+    breaks the protocol, pongs, heartbeat pings), while the outbox holds data
+    frames until the end of the loop iteration. Handing aiohttp's writer this
+    transport flushes the outbox first, so frames leave in the order they
+    were produced: an echo queued before a protocol error reaches the client
+    before the close frame.
+
+    Args:
+        transport: The connection's transport.
+        outbox: The connection's outbox.
+    """
+
+    __slots__ = ("_transport", "_outbox")
+
+    def __init__(self, transport: asyncio.Transport, outbox: Outbox) -> None:
+        self._transport = transport
+        self._outbox = outbox
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Flush the outbox, then write ``data``."""
+        self._outbox.flush()
+        self._transport.write(data)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._transport, name)

@@ -19,7 +19,7 @@ from .dispatch import DEFAULT_STAGES, report_hook_error, run_hook, run_pipeline
 from .endpoint import Endpoint
 from .hub import Hub
 from .inbound import watch_inbound
-from .outbox import FlushScheduler, Outbox
+from .outbox import FlushScheduler, Outbox, WritesAfterOutbox
 from .slowclient import watch_slow_client
 
 __all__ = ["CLOSE_GOING_AWAY", "CLOSE_INTERNAL_ERROR", "serve_connection"]
@@ -62,6 +62,8 @@ async def serve_connection(
     transport = request.transport
     assert transport is not None
     outbox = Outbox(transport, scheduler, high_water=settings.limits.send_high_water)
+    if socket._writer is not None:
+        socket._writer.transport = WritesAfterOutbox(transport, outbox)  # type: ignore[assignment]
     conn = Connection(
         conn_id=conn_id,
         hub=hub,

@@ -85,6 +85,19 @@ async def test_protocol_violations_get_the_right_close_code(
         await still_served(bystander)
 
 
+async def test_reply_queued_before_a_protocol_error_leaves_before_the_close(
+    write: WriteFile, raw_clients: object
+) -> None:
+    """Frames leave in the order produced: an echo precedes the 1002 for a later bad frame."""
+    config, base = await serve_echo(write)
+    async with run_server(config, base_dir=base) as server:
+        raw = await RawClient.upgrade(server.port, "/echo")
+        await raw.send(frame(0x1, b"first") + frame(0x3, b"reserved"))
+        echo = await raw.read_frame()
+        assert (echo.opcode, echo.payload) == (0x1, b"first")
+        assert (await raw.read_frame()).close_code == 1002
+
+
 async def test_non_json_text_on_parse_json_endpoint_is_delivered_as_text(
     write: WriteFile,
 ) -> None:
