@@ -52,6 +52,12 @@ def frame(
     return header + mask + masked
 
 
+def split(data: bytes, cuts: list[int]) -> list[bytes]:
+    """Cut ``data`` at the given offsets (taken modulo its length + 1), as reads would."""
+    points = sorted({cut % (len(data) + 1) for cut in cuts})
+    return [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
+
+
 def upgrade_request(path: str, port: int, extra: str = "") -> bytes:
     """The HTTP upgrade request a browser sends for ``path``."""
     key = base64.b64encode(os.urandom(16)).decode()

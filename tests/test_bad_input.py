@@ -12,7 +12,8 @@ connection.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from click.testing import CliRunner
@@ -37,9 +38,13 @@ async def on_close(conn, code, reason):
 """
 
 
-async def serve_echo(write: WriteFile) -> tuple[dict[str, object], Path]:
+@asynccontextmanager
+async def echo_server(write: WriteFile) -> AsyncIterator[tuple[RunningServer, MockClient]]:
+    """An echo server and a bystander client connected to it."""
     base = write("bad_input_echo.py", ECHO).parent
-    return {"endpoints": [endpoint("/echo", "bad_input_echo.py")]}, base
+    config = {"endpoints": [endpoint("/echo", "bad_input_echo.py")]}
+    async with run_server(config, base_dir=base) as server:
+        yield server, await server.connect("/echo")
 
 
 async def still_served(client: MockClient) -> None:
@@ -71,9 +76,7 @@ async def test_protocol_violations_get_the_right_close_code(
     write: WriteFile, raw_clients: object, bad_frames: list[bytes], code: int
 ) -> None:
     """Each protocol violation closes that connection with its RFC 6455 code; others carry on."""
-    config, base = await serve_echo(write)
-    async with run_server(config, base_dir=base) as server:
-        bystander = await server.connect("/echo")
+    async with echo_server(write) as (server, bystander):
         raw = await RawClient.upgrade(server.port, "/echo")
         await raw.send(frame(0x1, b"before"))
         assert (await raw.read_frame()).payload == b"before"
@@ -89,8 +92,7 @@ async def test_reply_queued_before_a_protocol_error_leaves_before_the_close(
     write: WriteFile, raw_clients: object
 ) -> None:
     """Frames leave in the order produced: an echo precedes the 1002 for a later bad frame."""
-    config, base = await serve_echo(write)
-    async with run_server(config, base_dir=base) as server:
+    async with echo_server(write) as (server, _):
         raw = await RawClient.upgrade(server.port, "/echo")
         await raw.send(frame(0x1, b"first") + frame(0x3, b"reserved"))
         echo = await raw.read_frame()
@@ -102,8 +104,7 @@ async def test_non_json_text_on_parse_json_endpoint_is_delivered_as_text(
     write: WriteFile,
 ) -> None:
     """Text that is not JSON reaches on_message as str and the connection stays open."""
-    config, base = await serve_echo(write)
-    async with run_server(config, base_dir=base) as server:
+    async with echo_server(write) as (server, _):
         client = await server.connect("/echo")
         for text in ("{not json", "[1, 2", "nul", "-", "\ufeff{}"):
             await client.send(text)
@@ -115,9 +116,7 @@ async def test_truncated_frame_then_eof_closes_quietly(
     write: WriteFile, raw_clients: object
 ) -> None:
     """A frame cut short by EOF ends that connection (on_close sees 1006); others carry on."""
-    config, base = await serve_echo(write)
-    async with run_server(config, base_dir=base) as server:
-        bystander = await server.connect("/echo")
+    async with echo_server(write) as (server, bystander):
         raw = await RawClient.upgrade(server.port, "/echo")
         await raw.send(frame(0x1, b"x" * 100)[:20])
         raw.writer.write_eof()
@@ -140,9 +139,7 @@ async def test_garbage_instead_of_a_handshake_gets_400(
     write: WriteFile, raw_clients: object
 ) -> None:
     """Bytes that are not HTTP get 400 and a closed connection; others carry on."""
-    config, base = await serve_echo(write)
-    async with run_server(config, base_dir=base) as server:
-        bystander = await server.connect("/echo")
+    async with echo_server(write) as (server, bystander):
         for garbage in (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" * 3, b"HELLO\r\n\r\n"):
             answer = await http_exchange(server, garbage)
             assert answer.startswith(("HTTP/1.1 400 Bad Request", "HTTP/1.0 400 Bad Request"))
@@ -153,9 +150,7 @@ async def test_request_smuggled_behind_a_refused_upgrade_is_not_served(
     write: WriteFile, raw_clients: object
 ) -> None:
     """An Upgrade request that is refused (no key) does not let a pipelined request through."""
-    config, base = await serve_echo(write)
-    async with run_server(config, base_dir=base) as server:
-        bystander = await server.connect("/echo")
+    async with echo_server(write) as (server, bystander):
         smuggled = b"GET /secret HTTP/1.1\r\nHost: x\r\n\r\n"
         answer = await http_exchange(
             server,
@@ -176,14 +171,13 @@ async def test_request_smuggled_behind_a_refused_upgrade_is_not_served(
 
 async def test_upgrade_with_wrong_version_is_refused(write: WriteFile, raw_clients: object) -> None:
     """A handshake with an unsupported Sec-WebSocket-Version is refused, not upgraded."""
-    config, base = await serve_echo(write)
-    async with run_server(config, base_dir=base) as server:
+    async with echo_server(write) as (server, _):
         request = upgrade_request("/echo", server.port).replace(
             b"Sec-WebSocket-Version: 13", b"Sec-WebSocket-Version: 99"
         )
         answer = await http_exchange(server, request)
         assert answer.startswith("HTTP/1.1 426"), answer
-        assert not server.hub.connections
+        assert list(server.hub.connections) == ["c1"]  # the bystander only
 
 
 @pytest.mark.parametrize(

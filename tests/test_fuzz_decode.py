@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import struct
 from typing import Any
 
 from aiohttp import WSMsgType
@@ -21,6 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mockws.codec import decode_text
+
+from .rawws import frame, split
 
 # The codes the reader may fail a connection with: protocol error, bad UTF-8, too big.
 FAILURE_CODES = {1002, 1007, 1009}
@@ -62,24 +62,6 @@ def feed(chunks: list[bytes]) -> tuple[list[tuple[WSMsgType, Any]], BaseExceptio
         loop.close()
 
 
-def client_frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
-    first = (0x80 if fin else 0) | opcode
-    size = len(payload)
-    if size < 126:
-        header = struct.pack("!BB", first, 0x80 | size)
-    elif size < 65536:
-        header = struct.pack("!BBH", first, 0x80 | 126, size)
-    else:
-        header = struct.pack("!BBQ", first, 0x80 | 127, size)
-    mask = os.urandom(4)
-    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
-def split(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({cut % (len(data) + 1) for cut in cuts})
-    return [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
-
-
 @given(st.lists(st.binary(max_size=64), max_size=8))
 def test_arbitrary_bytes_give_messages_or_a_protocol_error(chunks: list[bytes]) -> None:
     """Any bytes end in messages or a WebSocketError with a close code, never anything else."""
@@ -95,7 +77,7 @@ def test_arbitrary_bytes_give_messages_or_a_protocol_error(chunks: list[bytes]) 
 )
 def test_valid_frames_survive_any_split(frames: list[tuple[int, bytes]], cuts: list[int]) -> None:
     """Well-formed frames cut at any points give back the same messages, or the documented error."""
-    wire = b"".join(client_frame(opcode, payload) for opcode, payload in frames)
+    wire = b"".join(frame(opcode, payload) for opcode, payload in frames)
     messages, error = feed(split(wire, cuts))
     expected: list[tuple[WSMsgType, Any]] = []
     expected_error = None

@@ -13,7 +13,7 @@ from mockws.inbound import FrameScanner
 from mockws.testing import run_server
 
 from .helpers import WriteFile, endpoint
-from .rawws import RawClient, frame
+from .rawws import RawClient, frame, split
 from .test_server import eventually, handler_module
 
 
@@ -36,11 +36,6 @@ class FakeTransport:
 def scanner() -> tuple[FrameScanner, FakeTransport]:
     transport = FakeTransport()
     return FrameScanner(transport), transport  # type: ignore[arg-type]
-
-
-def split(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({cut % (len(data) + 1) for cut in cuts})
-    return [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
 
 
 message_frames = st.lists(

@@ -6,6 +6,8 @@ import asyncio
 import socket
 import statistics
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,24 @@ async def stalled_client(port: int, path: str) -> RawClient:
     return client
 
 
+@asynccontextmanager
+async def stalled_chat(
+    write: WriteFile, max_dropped: int, timeout: float
+) -> AsyncIterator[tuple[RunningServer, RawClient, Any]]:
+    """A chat server with one client that never reads; yields it and its server connection."""
+    base: Path = write("slow_chat.py", CHAT).parent
+    limits = {
+        "send_high_water": HIGH_WATER,
+        "slow_client_max_dropped": max_dropped,
+        "slow_client_timeout": timeout,
+    }
+    config = {"endpoints": [endpoint("/chat", "slow_chat.py", limits=limits)]}
+    async with run_server(config, base_dir=base) as server:
+        stalled = await stalled_client(server.port, "/chat")
+        await eventually(lambda: len(server.hub.connections) == 1)
+        yield server, stalled, next(iter(server.hub.connections.values()))
+
+
 async def chat_until(
     server: RunningServer, done: Any, latencies: list[float], buffered: list[int]
 ) -> int:
@@ -71,17 +91,7 @@ async def test_stalled_client_is_closed_1008_after_max_dropped(
     write: WriteFile, raw_clients: object
 ) -> None:
     """A client that never reads is capped at the high-water mark, then closed with 1008."""
-    base: Path = write("slow_chat.py", CHAT).parent
-    limits = {
-        "send_high_water": HIGH_WATER,
-        "slow_client_max_dropped": 20,
-        "slow_client_timeout": 0,
-    }
-    config = {"endpoints": [endpoint("/chat", "slow_chat.py", limits=limits)]}
-    async with run_server(config, base_dir=base) as server:
-        stalled = await stalled_client(server.port, "/chat")
-        await eventually(lambda: len(server.hub.connections) == 1)
-        conn = next(iter(server.hub.connections.values()))
+    async with stalled_chat(write, 20, 0) as (server, stalled, conn):
         latencies: list[float] = []
         buffered: list[int] = []
         sent = await chat_until(server, lambda: conn.closed, latencies, buffered)
@@ -101,17 +111,7 @@ async def test_client_behind_for_too_long_is_closed_1008(
     write: WriteFile, raw_clients: object
 ) -> None:
     """A client over the high-water mark for slow_client_timeout seconds is closed with 1008."""
-    base: Path = write("slow_chat.py", CHAT).parent
-    limits = {
-        "send_high_water": HIGH_WATER,
-        "slow_client_max_dropped": 0,
-        "slow_client_timeout": 0.3,
-    }
-    config = {"endpoints": [endpoint("/chat", "slow_chat.py", limits=limits)]}
-    async with run_server(config, base_dir=base) as server:
-        stalled = await stalled_client(server.port, "/chat")
-        await eventually(lambda: len(server.hub.connections) == 1)
-        conn = next(iter(server.hub.connections.values()))
+    async with stalled_chat(write, 0, 0.3) as (server, stalled, conn):
         first_drop: list[float] = []
 
         def done() -> bool:
@@ -130,13 +130,7 @@ async def test_no_limits_keeps_a_stalled_client_open_but_bounded(
     write: WriteFile, raw_clients: object
 ) -> None:
     """With both slow-client limits off, the stalled client stays open and its buffer capped."""
-    base: Path = write("slow_chat.py", CHAT).parent
-    limits = {"send_high_water": HIGH_WATER, "slow_client_max_dropped": 0, "slow_client_timeout": 0}
-    config = {"endpoints": [endpoint("/chat", "slow_chat.py", limits=limits)]}
-    async with run_server(config, base_dir=base) as server:
-        stalled = await stalled_client(server.port, "/chat")
-        await eventually(lambda: len(server.hub.connections) == 1)
-        conn = next(iter(server.hub.connections.values()))
+    async with stalled_chat(write, 0, 0) as (server, stalled, conn):
         buffered: list[int] = []
         await chat_until(server, lambda: conn.dropped >= 100, [], buffered)
         assert conn.dropped >= 100 and not conn.closed
@@ -150,13 +144,7 @@ async def test_shutdown_drops_a_client_that_cannot_take_its_close(
 ) -> None:
     """Stopping the server does not wait for a stalled client beyond the shutdown grace."""
     monkeypatch.setattr("mockws.server.SHUTDOWN_GRACE", 0.3)
-    base: Path = write("slow_chat.py", CHAT).parent
-    limits = {"send_high_water": HIGH_WATER, "slow_client_max_dropped": 0, "slow_client_timeout": 0}
-    config = {"endpoints": [endpoint("/chat", "slow_chat.py", limits=limits)]}
-    async with run_server(config, base_dir=base) as server:
-        await stalled_client(server.port, "/chat")
-        await eventually(lambda: len(server.hub.connections) == 1)
-        conn = next(iter(server.hub.connections.values()))
+    async with stalled_chat(write, 0, 0) as (server, _, conn):
         await chat_until(server, lambda: conn.dropped >= 10, [], [])
         started = time.monotonic()
         await server.server.stop()
