@@ -97,7 +97,7 @@ class EndpointConfig:
         subprotocols: Offered by the server; the first one the client lists wins.
         parse_json: Text messages that are JSON reach ``on_message`` parsed.
         authenticate: JWT settings, a callable reference, or None for none.
-        limits: Connection count and slow-client limits (see mockws.limits).
+        limits: Connection, slow-client and incoming-message limits (see mockws.limits).
     """
 
     pattern: str

@@ -63,6 +63,7 @@ async def serve_connection(
     assert transport is not None
     outbox = Outbox(transport, scheduler, high_water=settings.limits.send_high_water)
     if socket._writer is not None:
+        # aiohttp writes close frames and pongs itself: keep them behind queued frames.
         socket._writer.transport = WritesAfterOutbox(transport, outbox)  # type: ignore[assignment]
     conn = Connection(
         conn_id=conn_id,
