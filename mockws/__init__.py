@@ -21,6 +21,7 @@ from .config import (
 from .connection import Connection
 from .errors import AuthError, ConfigError, HandlerError, MockwsError
 from .hub import Hub
+from .limits import EndpointLimits, ServerLimits
 from .server import MockServer
 
 __all__ = [
@@ -32,11 +33,13 @@ __all__ = [
     "ConfigError",
     "Connection",
     "EndpointConfig",
+    "EndpointLimits",
     "HandlerError",
     "Hub",
     "JwtConfig",
     "MockServer",
     "MockwsError",
+    "ServerLimits",
     "config_from_mapping",
     "load_config",
 ]

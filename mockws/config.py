@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .limits import EndpointLimits, ServerLimits, parse_endpoint_limits, parse_server_limits
 from .router import PatternError, Router, compile_pattern, normalize_prefix
 from .yamlsource import SourceMap, load_yaml
 
@@ -96,6 +97,7 @@ class EndpointConfig:
         subprotocols: Offered by the server; the first one the client lists wins.
         parse_json: Text messages that are JSON reach ``on_message`` parsed.
         authenticate: JWT settings, a callable reference, or None for none.
+        limits: Connection, slow-client and incoming-message limits (see mockws.limits).
     """
 
     pattern: str
@@ -106,6 +108,7 @@ class EndpointConfig:
     subprotocols: tuple[str, ...] = ()
     parse_json: bool = True
     authenticate: JwtConfig | AuthenticateRef | None = None
+    limits: EndpointLimits = EndpointLimits()
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ class Config:
         endpoints: The endpoints in match priority order.
         admin_token: Required by the admin API and inspector when set; they
             are then served on any address, not only on loopback.
+        limits: Server-wide limits (see mockws.limits).
         source: The config file, if the config came from one.
         base_dir: The folder relative paths resolve against.
     """
@@ -133,6 +137,7 @@ class Config:
     reload: bool = True
     allowed_origins: tuple[str, ...] | None = None
     admin_token: str | None = field(default=None, repr=False)
+    limits: ServerLimits = ServerLimits()
     source: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
     source_map: SourceMap = field(default_factory=SourceMap, compare=False, repr=False)
@@ -184,6 +189,10 @@ class _Section:
 
     def has(self, name: str) -> bool:
         return name in self._data
+
+    def child(self, name: str, what: str = "a mapping") -> _Section | None:
+        value = self.raw(name)
+        return None if value is None else _Section(value, self.path(name), self._source, what)
 
     def raw(self, name: str, default: Any = None) -> Any:
         self._used.add(name)
@@ -287,7 +296,16 @@ def expand_env(value: str, source: SourceMap, key: str) -> str:
     return _ENV_REFERENCE.sub(substitute, value)
 
 
-_TOP_KEYS = ("host", "port", "prefix", "reload", "allowed_origins", "admin_token", "endpoints")
+_TOP_KEYS = (
+    "host",
+    "port",
+    "prefix",
+    "reload",
+    "allowed_origins",
+    "admin_token",
+    "limits",
+    "endpoints",
+)
 _ENDPOINT_KEYS = (
     "pattern",
     "handler",
@@ -297,6 +315,7 @@ _ENDPOINT_KEYS = (
     "subprotocols",
     "parse_json",
     "authenticate",
+    "limits",
 )
 _JWT_KEYS = (
     "secret",
@@ -401,6 +420,7 @@ def _parse_endpoint(data: object, key: str, source: SourceMap, base_dir: Path) -
         subprotocols=section.string_list("subprotocols", token=True) or (),
         parse_json=section.boolean("parse_json", True),
         authenticate=_parse_authenticate(section, base_dir),
+        limits=parse_endpoint_limits(section),
     )
     section.finish(_ENDPOINT_KEYS)
     return endpoint
@@ -453,6 +473,7 @@ def config_from_mapping(
         reload=top.boolean("reload", True),
         allowed_origins=top.string_list("allowed_origins"),
         admin_token=_admin_token(top),
+        limits=parse_server_limits(top),
         source=source,
         base_dir=base_dir,
         source_map=source_map,

@@ -7,15 +7,14 @@ that it handled the message. Today the only stage is the handler's
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from types import CoroutineType
 from typing import Any
 
 from .connection import Connection
 from .events import handler_failed
 from .handlers import call_hook
+from .hooktimer import timed_call
 
 __all__ = ["Stage", "handler_stage", "report_hook_error", "run_hook", "run_pipeline"]
 
@@ -67,10 +66,8 @@ async def run_hook(conn: Connection, hook_name: str, *args: Any) -> bool:
     if hook is None:
         return True
     try:
-        # call_hook inlined: this runs once per message.
-        result = hook(conn, *args)
-        if type(result) is CoroutineType or inspect.isawaitable(result):
-            await result
+        # timed_call rather than call_hook: one coroutine less, once per message.
+        await timed_call(hook, conn, *args)
     except Exception as exc:  # noqa: BLE001 - handler errors are reported, never fatal
         return await report_hook_error(conn, exc, hook_name)
     return True

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import inspect
 import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from types import CoroutineType, ModuleType
+from types import ModuleType
 from typing import Any
 
 from .errors import HandlerError
+from .hooktimer import timed_call
 
 __all__ = ["HOOK_NAMES", "HandlerSlot", "call_hook", "load_handler", "resolve_callable"]
 
@@ -144,12 +144,11 @@ def resolve_callable(target: str, base_dir: Path) -> Callable[..., Any]:
 
 
 async def call_hook(hook: Callable[..., Any], *args: Any) -> Any:
-    """Call a sync or async hook and return its result."""
-    result = hook(*args)
-    # An async def hook returns a coroutine: test for it first, the cheap way.
-    if type(result) is CoroutineType or inspect.isawaitable(result):
-        result = await result
-    return result
+    """Call a sync or async hook and return its result.
+
+    A hook that blocks the event loop too long is logged (see mockws.hooktimer).
+    """
+    return await timed_call(hook, *args)
 
 
 class HandlerSlot:

@@ -14,8 +14,9 @@ server without bound.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
-__all__ = ["DEFAULT_HIGH_WATER", "FlushScheduler", "Outbox"]
+__all__ = ["DEFAULT_HIGH_WATER", "FlushScheduler", "Outbox", "WritesAfterOutbox"]
 
 DEFAULT_HIGH_WATER = 4 * 1024 * 1024
 
@@ -49,9 +50,23 @@ class Outbox:
         transport: The connection's transport; frames are written to it raw.
         scheduler: Flushes this outbox once per loop iteration.
         high_water: Byte limit of pending plus transport-buffered data.
+
+    Attributes:
+        dropped: Frames refused over the high-water mark, in all.
+        streak: Frames refused since the last one that was accepted.
+        on_drop: Called with the outbox after each refused frame.
     """
 
-    __slots__ = ("_transport", "_scheduler", "_chunks", "_pending", "high_water", "dropped")
+    __slots__ = (
+        "_transport",
+        "_scheduler",
+        "_chunks",
+        "_pending",
+        "high_water",
+        "dropped",
+        "streak",
+        "on_drop",
+    )
 
     def __init__(
         self,
@@ -66,6 +81,13 @@ class Outbox:
         self._pending = 0
         self.high_water = high_water
         self.dropped = 0
+        self.streak = 0
+        self.on_drop: Callable[[Outbox], None] | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop this outbox is flushed on."""
+        return self._scheduler._loop
 
     @property
     def buffered(self) -> int:
@@ -82,7 +104,11 @@ class Outbox:
             return False
         if self._pending + self._transport.get_write_buffer_size() > self.high_water:
             self.dropped += 1
+            self.streak += 1
+            if self.on_drop is not None:
+                self.on_drop(self)
             return False
+        self.streak = 0
         if not self._chunks:
             self._scheduler.mark(self)
         self._chunks.append(frame)
@@ -99,3 +125,54 @@ class Outbox:
         if self._transport.is_closing():
             return
         self._transport.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+
+    def abort(self) -> None:
+        """Drop the connection now, discarding whatever is still buffered."""
+        self._chunks = []
+        self._pending = 0
+        self._transport.abort()
+
+    def fail(self, last_frame: bytes, grace: float) -> None:
+        """Send ``last_frame`` after everything queued, then close; abort after ``grace`` s.
+
+        The frame skips the high-water check: it is the last one. Closing waits
+        for the client to read what is buffered, which a stalled client may
+        never do, hence the abort.
+        """
+        self.flush()
+        transport = self._transport
+        if transport.is_closing():
+            return
+        transport.write(last_frame)
+        transport.close()
+        self.loop.call_later(grace, transport.abort)
+
+
+class WritesAfterOutbox:
+    """A transport for aiohttp's own frame writer that writes after the outbox.
+
+    aiohttp writes some frames itself at once (the close frame when a client
+    breaks the protocol, pongs, heartbeat pings), while the outbox holds data
+    frames until the end of the loop iteration. Handing aiohttp's writer this
+    transport flushes the outbox first, so frames leave in the order they
+    were produced: an echo queued before a protocol error reaches the client
+    before the close frame.
+
+    Args:
+        transport: The connection's transport.
+        outbox: The connection's outbox.
+    """
+
+    __slots__ = ("_transport", "_outbox")
+
+    def __init__(self, transport: asyncio.Transport, outbox: Outbox) -> None:
+        self._transport = transport
+        self._outbox = outbox
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Flush the outbox, then write ``data``."""
+        self._outbox.flush()
+        self._transport.write(data)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._transport, name)

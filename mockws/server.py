@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from .admin import install_admin
+from .admission import Admission
 from .auth import build_authenticator
 from .config import Config, JwtConfig
 from .endpoint import Endpoint
@@ -19,7 +20,9 @@ from .errors import HandlerError, MockwsError
 from .eventlog import EventLogger
 from .events import EventBus, handler_failed
 from .handlers import HandlerSlot, call_hook, load_handler
+from .hooktimer import set_slow_hook_warning
 from .hub import Hub
+from .listener import close_refused_upgrades, handler_options, listen
 from .logs import access_logger_for
 from .origins import origin_allowed
 from .outbox import FlushScheduler
@@ -90,6 +93,8 @@ class MockServer:
         self._sessions: set[asyncio.Task[object]] = set()
         self._background: dict[HandlerSlot, asyncio.Task[None]] = {}
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
+        self._admission = Admission()
         self._scheduler: FlushScheduler | None = None
         self._stopping = False
         self.reloader: Reloader | None = None
@@ -97,7 +102,7 @@ class MockServer:
 
     def build_app(self) -> web.Application:
         """Return the aiohttp application: the admin routes, then one catch-all route."""
-        app = web.Application()
+        app = web.Application(middlewares=[close_refused_upgrades])
         install_admin(app, self)
         app.router.add_get("/{tail:.*}", self._handle)
         return app
@@ -118,23 +123,23 @@ class MockServer:
             OSError: The port cannot be bound.
         """
         self._install(self.config, load_endpoints(self.config, self.slots))
+        set_slow_hook_warning(self.config.limits.slow_hook_warning)
         self._scheduler = FlushScheduler(asyncio.get_running_loop())
         self._runner = web.AppRunner(
             self.build_app(),
             access_log_class=access_logger_for(self._secret_params),
             handle_signals=False,
+            **handler_options(self.config.limits),
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port)
         try:
-            await site.start()
+            self._listener = await listen(
+                self._runner, self.config.host, self.config.port, self.config.limits
+            )
         except OSError:
             await self._runner.cleanup()
             raise
-        # uvloop's server is no asyncio.base_events.Server, but has the same sockets.
-        sockets = getattr(site._server, "sockets", None)
-        assert sockets
-        self.port = sockets[0].getsockname()[1]
+        self.port = self._listener.sockets[0].getsockname()[1]
         for slot in self._unique_slots():
             self._start_background(slot)
         if self.config.reload:
@@ -214,6 +219,9 @@ class MockServer:
             return web.Response(status=403, text=f"Origin {origin} is not allowed.\n")
         if self._stopping:
             return web.Response(status=503, text="The server is shutting down.\n")
+        refusal = self._admission.admit(match.target, self.config.limits)
+        if refusal is not None:
+            return refusal
         assert self._scheduler is not None
         task = asyncio.current_task()
         assert task is not None
@@ -229,6 +237,7 @@ class MockServer:
             )
         finally:
             self._sessions.discard(task)
+            self._admission.release(match.target)
 
     def _not_found_text(self, path: str) -> str:
         routes = "\n".join(
@@ -245,14 +254,19 @@ class MockServer:
             await self.reloader.stop()
         connections = list(self.hub.connections.values())
         if connections:
-            closing = [
-                asyncio.create_task(conn.close(CLOSE_GOING_AWAY, "Server shutting down"))
+            closing = {
+                asyncio.create_task(conn.close(CLOSE_GOING_AWAY, "Server shutting down")): conn
                 for conn in connections
-            ]
-            await asyncio.wait(closing, timeout=SHUTDOWN_GRACE)
+            }
+            _, pending = await asyncio.wait(closing, timeout=SHUTDOWN_GRACE)
+            for task in pending:
+                # A client that does not read never takes its close frame: drop it.
+                closing[task]._outbox.abort()
         if self._sessions:
             await asyncio.wait(set(self._sessions), timeout=SHUTDOWN_GRACE)
         await asyncio.gather(*(self._stop_background(slot) for slot in list(self._background)))
+        if self._listener is not None:
+            self._listener.close()
         if self._runner is not None:
             await self._runner.cleanup()
 

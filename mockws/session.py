@@ -8,7 +8,7 @@ order, socket closed, ``on_close``, removed from every room, unregistered.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from aiohttp import WSMsgType, web
 from multidict import MultiDict, MultiDictProxy, MultiMapping
@@ -22,7 +22,9 @@ from .endpoint import Endpoint
 from .events import connection_closed, connection_opened, handler_failed, message_in
 from .heartbeat import HEARTBEAT_TIMEOUT_CODE, HEARTBEAT_TIMEOUT_REASON, heartbeat_expired
 from .hub import Hub
-from .outbox import FlushScheduler, Outbox
+from .inbound import watch_inbound
+from .outbox import FlushScheduler, Outbox, WritesAfterOutbox
+from .slowclient import watch_slow_client
 
 __all__ = ["CLOSE_GOING_AWAY", "CLOSE_INTERNAL_ERROR", "serve_connection"]
 
@@ -74,24 +76,30 @@ async def serve_connection(
         return socket
     transport = request.transport
     assert transport is not None
+    outbox = Outbox(transport, scheduler, high_water=settings.limits.send_high_water)
+    if socket._writer is not None:
+        # aiohttp writes close frames and pongs itself: keep them behind queued frames.
+        socket._writer.transport = WritesAfterOutbox(transport, outbox)  # type: ignore[assignment]
     conn = Connection(
         conn_id=conn_id,
         hub=hub,
         endpoint=endpoint,
         request=request,
         socket=socket,
-        outbox=Outbox(transport, scheduler),
+        outbox=outbox,
         params=params,
         query=_query_without(request, endpoint.auth.query_param if endpoint.auth else None),
         deflater=negotiated_deflater(socket, settings.compression),
     )
     conn.auth_data, conn.user_id = auth.data, auth.user_id
+    watch_slow_client(conn, outbox, settings.limits)
+    took = watch_inbound(conn, transport, settings.limits)
     hub._register(conn)
     if hub.events.active:
         hub.events.publish(connection_opened(conn))
     try:
         if await run_hook(conn, "on_connect"):
-            await _read_messages(conn, socket)
+            await _read_messages(conn, socket, took)
         else:
             await conn.close(CLOSE_INTERNAL_ERROR, "Internal error")
     finally:
@@ -108,7 +116,9 @@ async def serve_connection(
     return socket
 
 
-async def _read_messages(conn: Connection, socket: web.WebSocketResponse) -> None:
+async def _read_messages(
+    conn: Connection, socket: web.WebSocketResponse, took: Callable[[], None] | None
+) -> None:
     """Dispatch messages until the socket closes, recording who closed it and why."""
     parse_json = conn._endpoint.config.parse_json
     events = conn._events
@@ -143,6 +153,8 @@ async def _read_messages(conn: Connection, socket: web.WebSocketResponse) -> Non
         conn.messages_in += 1
         if events.wants_messages:
             events.publish(message_in(conn.id, conn.endpoint, message.data))
+        if took is not None:
+            took()
         await run_pipeline(DEFAULT_STAGES, conn, data)
         # Do not keep the last message alive while the connection idles.
         data = None

@@ -1,5 +1,16 @@
 """Fixtures shared by the test modules."""
 
-from .helpers import project, write
+import os
 
-__all__ = ["project", "write"]
+from hypothesis import settings
+
+from .helpers import project, write
+from .rawws import raw_clients
+
+__all__ = ["project", "raw_clients", "write"]
+
+# Property tests run 100 examples each; HYPOTHESIS_PROFILE=fuzz runs many more.
+# No per-example deadline: CI machines are shared and timing is not the property.
+settings.register_profile("default", deadline=None)
+settings.register_profile("fuzz", max_examples=20_000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

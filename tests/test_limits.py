@@ -1,110 +1,144 @@
-"""Subprotocol choice, message size and UTF-8 limits, seen on the wire."""
+"""Limit settings in the config (mockws/limits.py): defaults, parsing, errors."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+import os
 
 import pytest
 
-from mockws.testing import RunningServer, run_server
+from mockws.config import load_config
+from mockws.errors import ConfigError
+from mockws.limits import EndpointLimits, ServerLimits
 
-from .helpers import WriteFile, endpoint, eventually
-from .rawws import OP_BINARY, OP_CLOSE, OP_TEXT, RawClient, raw_connect
-
-HANDLER = """
-CLOSED = []
-
-async def on_connect(conn):
-    await conn.send({"subprotocol": conn.subprotocol})
-
-async def on_message(conn, data):
-    await conn.send({"got": len(data)})
-
-async def on_close(conn, code, reason):
-    CLOSED.append((code, reason))
-"""
+from .helpers import WriteFile
 
 
-@pytest.fixture
-async def server(project: Path, write: WriteFile) -> Any:
-    """/p lists two subprotocols and takes messages up to 1000 bytes; /none lists none."""
-    write("limits.py", HANDLER)
-    config = {
-        "endpoints": [
-            endpoint("/p", "limits.py", subprotocols=["chat.v2", "chat.v1"], max_message_size=1000),
-            endpoint("/none", "limits.py"),
-        ]
-    }
-    async with run_server(config, base_dir=project) as running:
-        yield running
+def test_defaults_when_no_limits_are_given(write: WriteFile) -> None:
+    """Without limits keys the documented defaults apply."""
+    config = load_config(write("dev.yaml", "endpoints:\n  - pattern: /a\n    handler: h.py\n"))
+    assert config.limits == ServerLimits()
+    assert config.limits.max_connections == 10_000
+    assert config.limits.handshake_timeout == 10.0
+    assert config.limits.max_header_size == 16384
+    assert config.limits.slow_hook_warning == 0.1
+    endpoint = config.endpoints[0].limits
+    assert endpoint == EndpointLimits()
+    assert endpoint.max_connections is None and endpoint.send_high_water == 4 * 1024 * 1024
+    assert endpoint.slow_client_timeout == 30.0 and endpoint.slow_client_max_dropped == 10_000
+    assert endpoint.max_fragments == 4096 and endpoint.max_queue == 256
 
 
-def closed(server: RunningServer) -> list[tuple[int, str]]:
-    return server.server.endpoints[0].handler.module.CLOSED  # type: ignore[no-any-return]
+def test_every_limit_key_is_parsed(write: WriteFile) -> None:
+    """Each server and endpoint limit key lands in the typed config; 0 and null mean no limit."""
+    path = write(
+        "dev.yaml",
+        """
+        limits:
+          max_connections: 50
+          handshake_timeout: 2.5
+          max_header_size: 4096
+          slow_hook_warning: 0
+        endpoints:
+          - pattern: /a
+            handler: h.py
+            limits:
+              max_connections: 5
+              send_high_water: 65536
+              slow_client_timeout: 1.5
+              slow_client_max_dropped: 0
+              max_fragments: 16
+              max_queue: 8
+          - pattern: /b
+            handler: h.py
+            limits: {max_connections: null, slow_client_timeout: 0, max_fragments: 0, max_queue: 0}
+    """,
+    )
+    config = load_config(path)
+    assert config.limits == ServerLimits(
+        max_connections=50, handshake_timeout=2.5, max_header_size=4096, slow_hook_warning=None
+    )
+    assert config.endpoints[0].limits == EndpointLimits(
+        max_connections=5,
+        send_high_water=65536,
+        slow_client_timeout=1.5,
+        slow_client_max_dropped=None,
+        max_fragments=16,
+        max_queue=8,
+    )
+    assert config.endpoints[1].limits == EndpointLimits(
+        slow_client_timeout=None, max_fragments=None, max_queue=None
+    )
 
 
 @pytest.mark.parametrize(
-    ("path", "offered", "chosen"),
+    ("body", "expected"),
     [
-        ("/p", "chat.v1, chat.v2", "chat.v1"),
-        ("/p", "other, chat.v2", "chat.v2"),
-        ("/p", "other, another", None),
-        ("/none", "chat.v1", None),
+        (
+            "limits:\n  max_conections: 3\n",
+            "dev.yaml:2: limits.max_conections: unknown key (did you mean 'max_connections'?)",
+        ),
+        (
+            "limits:\n  max_connections: many\n",
+            "dev.yaml:2: limits.max_connections: expected a whole number, got 'many'",
+        ),
+        (
+            "limits:\n  max_connections: -1\n",
+            "dev.yaml:2: limits.max_connections: expected a number >= 1, got -1",
+        ),
+        (
+            "limits:\n  handshake_timeout: soon\n",
+            "dev.yaml:2: limits.handshake_timeout: expected a number of seconds, got 'soon'",
+        ),
+        (
+            "limits:\n  max_header_size: 100\n",
+            "dev.yaml:2: limits.max_header_size: expected a number >= 1024, got 100",
+        ),
+        (
+            "limits:\n  slow_hook_warning: true\n",
+            "dev.yaml:2: limits.slow_hook_warning: expected a number of seconds, got a boolean",
+        ),
+        ("limits: 5\n", "dev.yaml:1: limits: expected a mapping, got the number 5"),
+        (
+            "endpoints:\n  - pattern: /a\n    handler: h.py\n    limits:\n      high_water: 1\n",
+            "dev.yaml:5: endpoints[0].limits.high_water: unknown key",
+        ),
+        (
+            "endpoints:\n  - pattern: /a\n    handler: h.py\n    limits:\n"
+            "      send_high_water: 0\n",
+            "dev.yaml:5: endpoints[0].limits.send_high_water: expected a number >= 1, got 0",
+        ),
+        (
+            "endpoints:\n  - pattern: /a\n    handler: h.py\n    limits:\n"
+            "      slow_client_timeout: -2\n",
+            "dev.yaml:5: endpoints[0].limits.slow_client_timeout: expected a number of seconds",
+        ),
+        (
+            "endpoints:\n  - pattern: /a\n    handler: h.py\n    limits:\n"
+            "      slow_client_max_dropped: 1.5\n",
+            "dev.yaml:5: endpoints[0].limits.slow_client_max_dropped: expected a whole number",
+        ),
+        (
+            "endpoints:\n  - pattern: /a\n    handler: h.py\n    limits:\n"
+            "      max_connections: [1]\n",
+            "dev.yaml:5: endpoints[0].limits.max_connections: expected a whole number, got a list",
+        ),
+        (
+            "endpoints:\n  - pattern: /a\n    handler: h.py\n    limits:\n"
+            "      max_fragments: few\n",
+            "dev.yaml:5: endpoints[0].limits.max_fragments: expected a whole number, got 'few'",
+        ),
+        (
+            "endpoints:\n  - pattern: /a\n    handler: h.py\n    limits:\n      max_queue: -3\n",
+            "dev.yaml:5: endpoints[0].limits.max_queue: expected a number >= 1, got -3",
+        ),
+        (
+            "endpoints:\n  - pattern: /a\n    handler: h.py\n    limits: [1]\n",
+            "dev.yaml:4: endpoints[0].limits: expected a mapping, got a list",
+        ),
     ],
 )
-async def test_first_offered_protocol_the_server_lists_wins(
-    server: RunningServer, path: str, offered: str, chosen: str | None
-) -> None:
-    """The client's first protocol that the endpoint lists is echoed; no match sends no header."""
-    client = await raw_connect(server.port, path, {"Sec-WebSocket-Protocol": offered})
-    assert client.status == 101
-    assert client.headers.get("sec-websocket-protocol") == chosen
-    hello = await client.read_data_frame()
-    assert hello.payload == b'{"subprotocol":%s}' % (
-        b'"%s"' % chosen.encode() if chosen else b"null"
-    )
-    await client.close()
-
-
-async def expect_close(client: RawClient, code: int) -> None:
-    frame = await client.read_data_frame()
-    assert frame.opcode == OP_CLOSE and frame.close_code == code, frame
-
-
-async def test_message_of_exactly_max_size_passes_and_one_more_closes_1009(
-    server: RunningServer,
-) -> None:
-    """A binary message of max_message_size bytes is handled; one byte more closes with 1009."""
-    client = await raw_connect(server.port, "/p")
-    await client.read_data_frame()
-    client.send_frame(OP_BINARY, b"x" * 1000)
-    assert (await client.read_data_frame()).payload == b'{"got":1000}'
-    client.send_frame(OP_BINARY, b"x" * 1001)
-    await expect_close(client, 1009)
-    await eventually(lambda: bool(closed(server)))
-    assert closed(server) == [(1009, "Message too big: over max_message_size (1000 bytes)")]
-    await client.close()
-
-
-async def test_fragmented_message_over_the_limit_closes_1009(server: RunningServer) -> None:
-    """Fragments that each fit but together pass max_message_size close with 1009."""
-    client = await raw_connect(server.port, "/p")
-    await client.read_data_frame()
-    client.send_frame(OP_TEXT, b"y" * 600, fin=False)
-    client.send_frame(0x0, b"y" * 600)
-    await expect_close(client, 1009)
-    await eventually(lambda: bool(closed(server)))
-    assert closed(server)[0][0] == 1009
-    await client.close()
-
-
-async def test_invalid_utf8_text_closes_1007(server: RunningServer) -> None:
-    """A text frame that is not UTF-8 closes with 1007, and on_close sees 1007."""
-    client = await raw_connect(server.port, "/p")
-    await client.read_data_frame()
-    client.send_frame(OP_TEXT, b"ok\xff\xfe")
-    await expect_close(client, 1007)
-    await eventually(lambda: bool(closed(server)))
-    assert closed(server) == [(1007, "Invalid UTF-8 text message")]
-    await client.close()
+def test_limit_errors_name_file_line_and_key(write: WriteFile, body: str, expected: str) -> None:
+    """Every invalid limit is reported as file:line: key: message."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(write("dev.yaml", body))
+    assert f"{os.sep}{expected}" in str(caught.value), str(caught.value)

@@ -48,7 +48,12 @@ def compact(value: object) -> bytes:
 @pytest.fixture
 async def server(write: WriteFile) -> AsyncIterator[RunningServer]:
     write("burst.py", BURST_HANDLER)
-    config = {"endpoints": [endpoint("/r", "burst.py"), endpoint("/s", "burst.py")]}
+    # No slow-client close here: these tests look at the outbox bound alone
+    # (tests/test_slowclient.py covers the 1008 close).
+    patient = {"slow_client_timeout": 0, "slow_client_max_dropped": 0}
+    config = {
+        "endpoints": [endpoint("/r", "burst.py", limits=patient), endpoint("/s", "burst.py")]
+    }
     async with run_server(config, base_dir=write("x.txt", "").parent) as running:
         yield running
 

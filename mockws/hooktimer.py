@@ -1,0 +1,120 @@
+"""Report handler hooks that block the event loop.
+
+A hook runs on the server's only event loop: while one of its synchronous
+stretches runs (a ``time.sleep``, a CPU-bound loop, blocking I/O), no other
+connection is served. asyncio's own slow-callback warning needs debug mode
+and names the session task, not the handler, so every hook call is timed
+here instead: a plain function as a whole, a coroutine step by step (the
+time between two of its awaits). A stretch longer than the threshold
+(``limits.slow_hook_warning``, 0.1 s by default) logs a warning naming the
+handler file, the hook and the time.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Generator
+from time import perf_counter
+from types import CoroutineType
+from typing import Any
+
+from .errors import _display_path
+from .limits import DEFAULT_SLOW_HOOK_WARNING
+
+__all__ = ["set_slow_hook_warning", "slow_hook_warning", "timed_call"]
+
+log = logging.getLogger("mockws.handler")
+
+_threshold: list[float | None] = [DEFAULT_SLOW_HOOK_WARNING]
+
+
+def set_slow_hook_warning(seconds: float | None) -> None:
+    """Warn about hooks that block the loop for ``seconds`` or more; None turns it off.
+
+    The setting is per process: the last server started in it sets it.
+    """
+    _threshold[0] = seconds
+
+
+def slow_hook_warning() -> float | None:
+    """The current threshold in seconds, or None when off."""
+    return _threshold[0]
+
+
+def _describe(hook: Callable[..., Any]) -> str:
+    code = getattr(hook, "__code__", None)
+    name = getattr(hook, "__qualname__", None) or repr(hook)
+    if code is None:
+        return name
+    return f"{_display_path(code.co_filename)}:{code.co_firstlineno} {name}"
+
+
+def _report(hook: Callable[..., Any], args: tuple[Any, ...], seconds: float) -> None:
+    threshold = _threshold[0]
+    if threshold is None or seconds < threshold:
+        return
+    conn_id = getattr(args[0], "id", None) if args else None
+    where = f" (connection {conn_id})" if isinstance(conn_id, str) else ""
+    log.warning(
+        "%s blocked the event loop for %.3fs%s; every other connection waited "
+        "(limits.slow_hook_warning is %.3fs)",
+        _describe(hook),
+        seconds,
+        where,
+        threshold,
+    )
+
+
+class _Stepped:
+    """Awaits an awaitable one step at a time, timing each synchronous step."""
+
+    __slots__ = ("_awaitable", "_hook", "_args")
+
+    def __init__(
+        self, awaitable: Awaitable[Any], hook: Callable[..., Any], args: tuple[Any, ...]
+    ) -> None:
+        self._awaitable = awaitable
+        self._hook = hook
+        self._args = args
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        steps = self._awaitable.__await__()
+        sent: Any = None
+        error: BaseException | None = None
+        while True:
+            started = perf_counter()
+            try:
+                yielded = steps.send(sent) if error is None else steps.throw(error)
+            except StopIteration as stop:
+                _report(self._hook, self._args, perf_counter() - started)
+                return stop.value
+            except BaseException:
+                _report(self._hook, self._args, perf_counter() - started)
+                raise
+            _report(self._hook, self._args, perf_counter() - started)
+            try:
+                sent, error = (yield yielded), None
+            except GeneratorExit:
+                close = getattr(steps, "close", None)
+                if close is not None:
+                    close()
+                raise
+            except BaseException as exc:  # noqa: B036 - thrown into the hook, as await would
+                sent, error = None, exc
+
+
+async def timed_call(hook: Callable[..., Any], *args: Any) -> Any:
+    """Call a sync or async hook, reporting any stretch that blocks the loop too long."""
+    if _threshold[0] is None:
+        result = hook(*args)
+        # An async def hook returns a coroutine: test for it first, the cheap way.
+        if type(result) is CoroutineType or inspect.isawaitable(result):
+            result = await result
+        return result
+    started = perf_counter()
+    result = hook(*args)
+    if not inspect.isawaitable(result):
+        _report(hook, args, perf_counter() - started)
+        return result
+    return await _Stepped(result, hook, args)

@@ -1,0 +1,63 @@
+"""Closing clients that stopped reading.
+
+A connection's outbox drops messages once the client is ``send_high_water``
+bytes behind (see :mod:`mockws.outbox`). When it has dropped
+``slow_client_max_dropped`` messages in a row, or has been dropping for
+``slow_client_timeout`` seconds, the client is failed: a 1008 close frame is
+queued behind what it has not read yet, the socket is closed once that is
+sent, and dropped at the latest ``CLOSE_GRACE`` seconds later
+(:func:`mockws.failure.fail_connection`). Both are
+checked whenever a message is dropped, so a stalled client that nobody sends
+to stays open, holding at most its high-water mark.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .failure import CLOSE_POLICY_VIOLATION, fail_connection
+from .limits import EndpointLimits
+from .outbox import Outbox
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+__all__ = ["SlowClientWatch", "watch_slow_client"]
+
+
+class SlowClientWatch:
+    """Called by an outbox for each dropped message; fails the client past a limit.
+
+    Args:
+        conn: The connection the outbox belongs to.
+        limits: The endpoint's limits.
+    """
+
+    __slots__ = ("_conn", "_timeout", "_max_dropped", "_since")
+
+    def __init__(self, conn: Connection, limits: EndpointLimits) -> None:
+        self._conn = conn
+        self._timeout = limits.slow_client_timeout
+        self._max_dropped = limits.slow_client_max_dropped
+        self._since = 0.0
+
+    def __call__(self, outbox: Outbox) -> None:
+        """Note one dropped message of ``outbox`` and fail the client if it is over a limit."""
+        loop = outbox.loop
+        if outbox.streak == 1:
+            self._since = loop.time()
+        if self._max_dropped is not None and outbox.streak >= self._max_dropped:
+            self._fail(outbox, f"{outbox.streak} messages dropped")
+        elif self._timeout is not None and loop.time() - self._since >= self._timeout:
+            self._fail(outbox, f"behind for {loop.time() - self._since:.1f}s")
+
+    def _fail(self, outbox: Outbox, why: str) -> None:
+        reason = f"Client too slow: {why}"
+        fail_connection(self._conn, CLOSE_POLICY_VIOLATION, reason)
+
+
+def watch_slow_client(conn: Connection, outbox: Outbox, limits: EndpointLimits) -> None:
+    """Close ``conn`` with 1008 when its outbox drops past ``limits``."""
+    if limits.slow_client_timeout is None and limits.slow_client_max_dropped is None:
+        return
+    outbox.on_drop = SlowClientWatch(conn, limits)

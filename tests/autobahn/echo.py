@@ -1,0 +1,5 @@
+"""Echo every message back unchanged: the server under Autobahn's fuzzing client."""
+
+
+async def on_message(conn, data):
+    await conn.send(data)
