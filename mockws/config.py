@@ -8,16 +8,13 @@ the key a user has to fix.
 from __future__ import annotations
 
 import ast
-import difflib
 import os
-import re
 import runpy
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .errors import ConfigError
+from .keyreader import KeyReader, describe_value, expand_env
 from .limits import EndpointLimits, ServerLimits, parse_endpoint_limits, parse_server_limits
 from .router import PatternError, Router, compile_pattern, normalize_prefix
 from .yamlsource import SourceMap, load_yaml
@@ -37,8 +34,6 @@ __all__ = [
 
 DEFAULT_CONFIG_NAMES = ("mockws.yaml", "mockws.yml", "mockws.py")
 DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_TOKEN_CHARS = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 
 
 @dataclass(frozen=True)
@@ -154,148 +149,6 @@ class Config:
         return "endpoints"
 
 
-def _type_name(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return f"the number {value!r}"
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    return type(value).__name__
-
-
-class _Section:
-    """Reads the keys of one mapping, checking types and rejecting extras."""
-
-    def __init__(self, data: object, key: str, source: SourceMap, what: str = "a mapping") -> None:
-        if not isinstance(data, Mapping):
-            raise source.error(key, f"expected {what}, got {_type_name(data)}")
-        self._data = data
-        self._key = key
-        self._source = source
-        self._used: set[str] = set()
-
-    def path(self, name: str) -> str:
-        return f"{self._key}.{name}" if self._key else name
-
-    def error(self, name: str, message: str) -> ConfigError:
-        return self._source.error(self.path(name), message)
-
-    def has(self, name: str) -> bool:
-        return name in self._data
-
-    def child(self, name: str, what: str = "a mapping") -> _Section | None:
-        value = self.raw(name)
-        return None if value is None else _Section(value, self.path(name), self._source, what)
-
-    def raw(self, name: str, default: Any = None) -> Any:
-        self._used.add(name)
-        return self._data.get(name, default)
-
-    def require(self, name: str) -> Any:
-        if name not in self._data:
-            raise self._source.error(self._key, f"missing required key '{name}'")
-        return self.raw(name)
-
-    def string(
-        self, name: str, default: str | None = None, *, required: bool = False
-    ) -> str | None:
-        value = self.require(name) if required else self.raw(name, default)
-        if value is None or value is default:
-            return value
-        if not isinstance(value, str):
-            raise self.error(name, f"expected a string, got {_type_name(value)}")
-        return expand_env(value, self._source, self.path(name))
-
-    def boolean(self, name: str, default: bool) -> bool:
-        value = self.raw(name, default)
-        if not isinstance(value, bool):
-            raise self.error(name, f"expected true or false, got {_type_name(value)}")
-        return value
-
-    def integer(
-        self,
-        name: str,
-        default: int,
-        *,
-        minimum: int = 0,
-        maximum: int | None = None,
-        unit: str = "",
-    ) -> int:
-        value = self.raw(name, default)
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(name, f"expected a whole number{unit}, got {_type_name(value)}")
-        if value < minimum or (maximum is not None and value > maximum):
-            bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-            raise self.error(name, f"expected a number {bound}, got {value}")
-        return value
-
-    def seconds(self, name: str) -> float | None:
-        value = self.raw(name)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise self.error(name, f"expected a number of seconds, got {_type_name(value)}")
-        return float(value) if value > 0 else None
-
-    def string_list(self, name: str, *, token: bool = False) -> tuple[str, ...] | None:
-        value = self.raw(name)
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, (list, tuple)):
-            raise self.error(name, f"expected a list of strings, got {_type_name(value)}")
-        items: list[str] = []
-        for index, item in enumerate(value):
-            item_key = f"{self.path(name)}[{index}]"
-            if not isinstance(item, str):
-                raise self._source.error(item_key, f"expected a string, got {_type_name(item)}")
-            item = expand_env(item, self._source, item_key)
-            if token and not _TOKEN_CHARS.match(item):
-                raise self._source.error(item_key, f"{item!r} is not a valid protocol token")
-            items.append(item)
-        return tuple(items)
-
-    def finish(self, known: tuple[str, ...]) -> None:
-        for name in self._data:
-            if name in self._used:
-                continue
-            hint = difflib.get_close_matches(str(name), known, n=1)
-            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-            raise self.error(str(name), f"unknown key{suggestion}; known keys: {', '.join(known)}")
-
-
-def expand_env(value: str, source: SourceMap, key: str) -> str:
-    """Replace ``${VAR}`` and ``${VAR:-default}`` in ``value`` from the environment.
-
-    Raises:
-        ConfigError: A referenced variable is unset and has no default.
-    """
-    if "${" not in value:
-        return value
-
-    def substitute(found: re.Match[str]) -> str:
-        name, default = found.group(1), found.group(2)
-        if name in os.environ:
-            return os.environ[name]
-        if default is not None:
-            return default
-        raise source.error(
-            key, f"environment variable {name} is not set (write ${{{name}:-default}} to give one)"
-        )
-
-    return _ENV_REFERENCE.sub(substitute, value)
-
-
 _TOP_KEYS = (
     "host",
     "port",
@@ -329,13 +182,13 @@ _JWT_KEYS = (
 )
 
 
-def _parse_compression(section: _Section) -> CompressionConfig:
+def _parse_compression(section: KeyReader) -> CompressionConfig:
     value = section.raw("compression")
     if value is None:
         return CompressionConfig()
     if isinstance(value, bool):
         return CompressionConfig(enabled=value)
-    inner = _Section(
+    inner = KeyReader(
         value,
         section.path("compression"),
         section._source,
@@ -349,8 +202,8 @@ def _parse_compression(section: _Section) -> CompressionConfig:
     return result
 
 
-def _parse_jwt(section: _Section, base_dir: Path) -> JwtConfig:
-    jwt = _Section(section.raw("jwt"), section.path("jwt"), section._source)
+def _parse_jwt(section: KeyReader, base_dir: Path) -> JwtConfig:
+    jwt = KeyReader(section.raw("jwt"), section.path("jwt"), section._source)
     secret = jwt.string("secret")
     public_key = jwt.string("public_key")
     if (secret is None) == (public_key is None):
@@ -380,14 +233,14 @@ def _parse_jwt(section: _Section, base_dir: Path) -> JwtConfig:
     return result
 
 
-def _parse_authenticate(section: _Section, base_dir: Path) -> JwtConfig | AuthenticateRef | None:
+def _parse_authenticate(section: KeyReader, base_dir: Path) -> JwtConfig | AuthenticateRef | None:
     value = section.raw("authenticate")
     if value is None:
         return None
     if isinstance(value, str):
         target = expand_env(value, section._source, section.path("authenticate"))
         return AuthenticateRef(target)
-    inner = _Section(
+    inner = KeyReader(
         value,
         section.path("authenticate"),
         section._source,
@@ -399,7 +252,7 @@ def _parse_authenticate(section: _Section, base_dir: Path) -> JwtConfig | Authen
 
 
 def _parse_endpoint(data: object, key: str, source: SourceMap, base_dir: Path) -> EndpointConfig:
-    section = _Section(data, key, source)
+    section = KeyReader(data, key, source)
     pattern = section.string("pattern", required=True)
     assert pattern is not None
     try:
@@ -449,7 +302,7 @@ def config_from_mapping(
     if base_dir is None:
         base_dir = source.parent if source is not None else Path.cwd()
     base_dir = base_dir.resolve()
-    top = _Section({} if data is None else data, "", source_map, "a mapping at the top level")
+    top = KeyReader({} if data is None else data, "", source_map, "a mapping at the top level")
     prefix = top.string("prefix", "") or ""
     try:
         prefix = normalize_prefix(prefix)
@@ -458,7 +311,7 @@ def config_from_mapping(
     endpoints_data = top.raw("endpoints", [])
     if not isinstance(endpoints_data, (list, tuple)):
         raise top.error(
-            "endpoints", f"expected a list of endpoints, got {_type_name(endpoints_data)}"
+            "endpoints", f"expected a list of endpoints, got {describe_value(endpoints_data)}"
         )
     endpoints = tuple(
         _parse_endpoint(item, f"endpoints[{index}]", source_map, base_dir)
@@ -482,7 +335,7 @@ def config_from_mapping(
     return config
 
 
-def _admin_token(top: _Section) -> str | None:
+def _admin_token(top: KeyReader) -> str | None:
     # Empty means none, so `admin_token: ${MOCKWS_ADMIN_TOKEN:-}` makes the token optional.
     token = top.string("admin_token")
     return token if token and token.strip() else None

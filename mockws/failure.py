@@ -11,7 +11,7 @@ import logging
 import struct
 from typing import TYPE_CHECKING
 
-from .frames import build_frame
+from .frames import build_frame, encode_close_reason
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -23,7 +23,6 @@ log = logging.getLogger("mockws.connection")
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_GRACE = 5.0
 _OP_CLOSE = 0x8
-_MAX_REASON_BYTES = 123
 
 
 def fail_connection(conn: Connection, code: int, reason: str) -> bool:
@@ -41,6 +40,6 @@ def fail_connection(conn: Connection, code: int, reason: str) -> bool:
     conn._closing = True
     conn.close_code, conn.close_reason = code, reason
     log.warning("%s: closing with %d: %s", conn.id, code, reason)
-    message = reason.encode()[:_MAX_REASON_BYTES].decode("utf-8", "ignore").encode()
-    conn._outbox.fail(build_frame(_OP_CLOSE, struct.pack("!H", code) + message), CLOSE_GRACE)
+    payload = struct.pack("!H", code) + encode_close_reason(reason)
+    conn._outbox.fail(build_frame(_OP_CLOSE, payload), CLOSE_GRACE)
     return True

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .config import _Section
+    from .keyreader import KeyReader
 
 __all__ = [
     "DEFAULT_HANDSHAKE_TIMEOUT",
@@ -123,7 +123,7 @@ ENDPOINT_LIMIT_KEYS = (
 )
 
 
-def _count(section: _Section, name: str, default: int | None) -> int | None:
+def _count(section: KeyReader, name: str, default: int | None) -> int | None:
     if not section.has(name):
         return default
     value = section.raw(name)
@@ -132,11 +132,11 @@ def _count(section: _Section, name: str, default: int | None) -> int | None:
     return section.integer(name, 0, minimum=1)
 
 
-def _seconds(section: _Section, name: str, default: float | None) -> float | None:
+def _seconds(section: KeyReader, name: str, default: float | None) -> float | None:
     return section.seconds(name) if section.has(name) else default
 
 
-def parse_server_limits(parent: _Section) -> ServerLimits:
+def parse_server_limits(parent: KeyReader) -> ServerLimits:
     """Read the top-level ``limits`` mapping of ``parent``.
 
     Raises:
@@ -157,7 +157,7 @@ def parse_server_limits(parent: _Section) -> ServerLimits:
     return limits
 
 
-def parse_endpoint_limits(parent: _Section) -> EndpointLimits:
+def parse_endpoint_limits(parent: KeyReader) -> EndpointLimits:
     """Read the ``limits`` mapping of one endpoint section.
 
     Raises:
