@@ -50,7 +50,9 @@ def _write_configs(work: Path) -> dict[str, Path]:
     work.mkdir(parents=True, exist_ok=True)
     echo, room = HANDLERS / "mockws_echo.py", HANDLERS / "mockws_room.py"
     base = (
-        "host: 127.0.0.1\nport: 0\nreload: false\nallowed_origins: ['*']\nendpoints:\n"
+        # No connection cap: the idle scenario opens 10,000 (the default cap) and more.
+        "host: 127.0.0.1\nport: 0\nreload: false\nallowed_origins: ['*']\n"
+        "limits: {max_connections: 0}\nendpoints:\n"
         f"  - pattern: /echo\n    handler: {echo}\n"
         f"  - pattern: /room\n    handler: {room}\n"
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Callable, Coroutine, Generator
 from time import perf_counter
 from types import CoroutineType
 from typing import Any
@@ -67,22 +67,39 @@ def _report(hook: Callable[..., Any], args: tuple[Any, ...], seconds: float) -> 
 
 
 class _Stepped:
-    """Awaits an awaitable one step at a time, timing each synchronous step."""
+    """Awaits an awaitable one step at a time, timing each synchronous step.
 
-    __slots__ = ("_awaitable", "_hook", "_args")
+    ``first`` is what the awaitable yielded on a first step already taken
+    (and timed) by :func:`timed_call`; it is passed on to the event loop.
+    """
+
+    __slots__ = ("_steps", "_hook", "_args", "_first")
 
     def __init__(
-        self, awaitable: Awaitable[Any], hook: Callable[..., Any], args: tuple[Any, ...]
+        self,
+        steps: Coroutine[Any, Any, Any] | Generator[Any, Any, Any],
+        hook: Callable[..., Any],
+        args: tuple[Any, ...],
+        first: Any,
     ) -> None:
-        self._awaitable = awaitable
+        self._steps = steps
         self._hook = hook
         self._args = args
+        self._first = first
 
     def __await__(self) -> Generator[Any, Any, Any]:
-        steps = self._awaitable.__await__()
-        sent: Any = None
-        error: BaseException | None = None
+        steps = self._steps
+        yielded = self._first
         while True:
+            try:
+                sent, error = (yield yielded), None
+            except GeneratorExit:
+                close = getattr(steps, "close", None)
+                if close is not None:
+                    close()
+                raise
+            except BaseException as exc:  # noqa: B036 - thrown into the hook, as await would
+                sent, error = None, exc
             started = perf_counter()
             try:
                 yielded = steps.send(sent) if error is None else steps.throw(error)
@@ -93,15 +110,6 @@ class _Stepped:
                 _report(self._hook, self._args, perf_counter() - started)
                 raise
             _report(self._hook, self._args, perf_counter() - started)
-            try:
-                sent, error = (yield yielded), None
-            except GeneratorExit:
-                close = getattr(steps, "close", None)
-                if close is not None:
-                    close()
-                raise
-            except BaseException as exc:  # noqa: B036 - thrown into the hook, as await would
-                sent, error = None, exc
 
 
 async def timed_call(hook: Callable[..., Any], *args: Any) -> Any:
@@ -114,7 +122,19 @@ async def timed_call(hook: Callable[..., Any], *args: Any) -> Any:
         return result
     started = perf_counter()
     result = hook(*args)
-    if not inspect.isawaitable(result):
+    if type(result) is not CoroutineType and not inspect.isawaitable(result):
         _report(hook, args, perf_counter() - started)
         return result
-    return await _Stepped(result, hook, args)
+    # Take the first step here: most hooks finish in it (an echo never waits), and
+    # then no stepping wrapper is needed at all.
+    steps = result if type(result) is CoroutineType else result.__await__()
+    try:
+        first = steps.send(None)
+    except StopIteration as stop:
+        _report(hook, args, perf_counter() - started)
+        return stop.value
+    except BaseException:
+        _report(hook, args, perf_counter() - started)
+        raise
+    _report(hook, args, perf_counter() - started)
+    return await _Stepped(steps, hook, args, first)
