@@ -32,6 +32,32 @@ class Connection:
     hot reload of the handler module.
     """
 
+    # No per-connection __dict__: idle memory (handlers keep their data in ``state``).
+    __slots__ = (
+        "id",
+        "hub",
+        "_endpoint",
+        "path",
+        "params",
+        "query",
+        "request",
+        "auth_data",
+        "user_id",
+        "state",
+        "subprotocol",
+        "connected_at",
+        "messages_in",
+        "messages_out",
+        "_socket",
+        "_outbox",
+        "_events",
+        "_deflater",
+        "_rooms",
+        "_closing",
+        "close_code",
+        "close_reason",
+    )
+
     def __init__(
         self,
         *,

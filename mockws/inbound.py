@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .failure import fail_connection
 from .limits import EndpointLimits
@@ -61,6 +61,7 @@ class FrameScanner:
         "_failed",
         "_stash",
         "_on_violation",
+        "_owner",
     )
 
     def __init__(self, transport: asyncio.Transport) -> None:
@@ -76,19 +77,26 @@ class FrameScanner:
         self._paused = False
         self._failed = False
         self._stash = b""
-        self._on_violation: Callable[[int, str], object] | None = None
+        self._on_violation: Callable[[Any, int, str], object] | None = None
+        self._owner: Any = None
 
     def enforce(
         self,
         max_fragments: int | None,
         max_queue: int | None,
-        on_violation: Callable[[int, str], object],
+        on_violation: Callable[[Any, int, str], object],
+        owner: Any,
     ) -> None:
-        """Start enforcing the limits; ``on_violation(code, reason)`` fails the connection."""
+        """Start enforcing the limits; ``on_violation(owner, code, reason)`` fails the connection.
+
+        The callback is a shared function given its ``owner``, not a closure
+        per connection (idle memory).
+        """
         self.max_fragments = max_fragments
         self.max_queue = max_queue
         self._resume_at = 0 if max_queue is None else max_queue // 2
         self._on_violation = on_violation
+        self._owner = owner
 
     def scan(self, data: bytes) -> int:
         """Follow ``data``; return how much of it may go on to aiohttp now.
@@ -161,10 +169,14 @@ class FrameScanner:
         self._stash = b""
         self._failed = True
         if self._on_violation is not None:
-            self._on_violation(1008, reason)
+            self._on_violation(self._owner, 1008, reason)
 
-    def take(self, forward: Callable[[bytes], None]) -> None:
-        """Note that the handler took one message; pass on held bytes once there is room."""
+    def take(self, forward: Callable[[bytes], None] | None = None) -> None:
+        """Note that the handler took one message; pass on held bytes once there is room.
+
+        Held bytes go to ``forward``, by default to the ``forward`` method of
+        the transport's protocol (the :class:`~mockws.listener.ConnectionGuard`).
+        """
         self.taken += 1
         if not self._paused or self._failed:
             return
@@ -176,6 +188,8 @@ class FrameScanner:
             passed = self._scan(stash)
             if passed < 0:
                 return
+            if forward is None:
+                forward = self._transport.get_protocol().forward  # type: ignore[attr-defined]
             forward(stash[:passed] if passed < len(stash) else stash)
         if not self._paused and not self._transport.is_closing():
             self._transport.resume_reading()
@@ -183,21 +197,16 @@ class FrameScanner:
 
 def watch_inbound(
     conn: Connection, transport: asyncio.Transport, limits: EndpointLimits
-) -> Callable[[], None] | None:
+) -> FrameScanner | None:
     """Enforce ``limits`` on what ``conn``'s client sends.
 
     Returns:
-        What to call each time the session takes a message, or None when the
-        connection did not come through mockws's listener.
+        The scanner whose ``take()`` to call each time the session takes a
+        message, or None when the connection did not come through mockws's
+        listener.
     """
-    guard = transport.get_protocol()
-    frames: FrameScanner | None = getattr(guard, "frames", None)
+    frames: FrameScanner | None = getattr(transport.get_protocol(), "frames", None)
     if frames is None:
         return None
-    frames.enforce(
-        limits.max_fragments,
-        limits.max_queue,
-        lambda code, reason: fail_connection(conn, code, reason),
-    )
-    forward = guard.forward  # type: ignore[attr-defined]
-    return lambda: frames.take(forward)
+    frames.enforce(limits.max_fragments, limits.max_queue, fail_connection, conn)
+    return frames

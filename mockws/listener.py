@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, cast
 
 from aiohttp import web
@@ -54,21 +54,16 @@ def handler_options(limits: ServerLimits) -> dict[str, Any]:
     return options
 
 
-@web.middleware
-async def close_refused_upgrades(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """Close the connection after any answer but 101 to a request that asks to upgrade."""
-    upgrade = "Upgrade" in request.headers
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        if upgrade:
-            exc.force_close()
-        raise
-    if upgrade and not isinstance(response, web.WebSocketResponse):
+async def close_refused_upgrades(request: web.Request, response: web.StreamResponse) -> None:
+    """Close the connection after any answer but 101 to a request that asks to upgrade.
+
+    An ``on_response_prepare`` signal, not a middleware: a middleware's frame
+    would stay alive for the whole life of every WebSocket (idle memory).
+    """
+    if "Upgrade" in request.headers and not isinstance(response, web.WebSocketResponse):
         response.force_close()
-    return response
+        # The headers were prepared before this signal: say so to the client too.
+        response.headers["Connection"] = "close"
 
 
 class ConnectionGuard(asyncio.Protocol):

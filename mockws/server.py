@@ -102,7 +102,8 @@ class MockServer:
 
     def build_app(self) -> web.Application:
         """Return the aiohttp application: the admin routes, then one catch-all route."""
-        app = web.Application(middlewares=[close_refused_upgrades])
+        app = web.Application()
+        app.on_response_prepare.append(close_refused_upgrades)
         install_admin(app, self)
         app.router.add_get("/{tail:.*}", self._handle)
         return app

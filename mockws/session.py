@@ -8,7 +8,7 @@ order, socket closed, ``on_close``, removed from every room, unregistered.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from aiohttp import WSMsgType, web
 from multidict import MultiDict, MultiDictProxy, MultiMapping
@@ -22,7 +22,7 @@ from .endpoint import Endpoint
 from .events import connection_closed, connection_opened, handler_failed, message_in
 from .heartbeat import HEARTBEAT_TIMEOUT_CODE, HEARTBEAT_TIMEOUT_REASON, heartbeat_expired
 from .hub import Hub
-from .inbound import watch_inbound
+from .inbound import FrameScanner, watch_inbound
 from .outbox import FlushScheduler, Outbox, WritesAfterOutbox
 from .slowclient import watch_slow_client
 
@@ -93,13 +93,13 @@ async def serve_connection(
     )
     conn.auth_data, conn.user_id = auth.data, auth.user_id
     watch_slow_client(conn, outbox, settings.limits)
-    took = watch_inbound(conn, transport, settings.limits)
+    frames = watch_inbound(conn, transport, settings.limits)
     hub._register(conn)
     if hub.events.active:
         hub.events.publish(connection_opened(conn))
     try:
         if await run_hook(conn, "on_connect"):
-            await _read_messages(conn, socket, took)
+            await _read_messages(conn, socket, frames)
         else:
             await conn.close(CLOSE_INTERNAL_ERROR, "Internal error")
     finally:
@@ -117,7 +117,7 @@ async def serve_connection(
 
 
 async def _read_messages(
-    conn: Connection, socket: web.WebSocketResponse, took: Callable[[], None] | None
+    conn: Connection, socket: web.WebSocketResponse, frames: FrameScanner | None
 ) -> None:
     """Dispatch messages until the socket closes, recording who closed it and why."""
     parse_json = conn._endpoint.config.parse_json
@@ -153,8 +153,8 @@ async def _read_messages(
         conn.messages_in += 1
         if events.wants_messages:
             events.publish(message_in(conn.id, conn.endpoint, message.data))
-        if took is not None:
-            took()
+        if frames is not None:
+            frames.take()
         await run_pipeline(DEFAULT_STAGES, conn, data)
         # Do not keep the last message alive while the connection idles.
         data = None

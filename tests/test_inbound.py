@@ -80,7 +80,7 @@ def test_queue_limit_never_loses_or_reorders_bytes(
 ) -> None:
     """Whatever the reads and the handler's pace, every byte reaches aiohttp once, in order."""
     frames, _ = scanner()
-    frames.enforce(None, max_queue, lambda code, reason: None)
+    frames.enforce(None, max_queue, lambda owner, code, reason: None, None)
     sent = wire(messages)
     out: list[bytes] = []
     for chunk in split(sent, cuts):
@@ -96,20 +96,20 @@ def test_queue_limit_never_loses_or_reorders_bytes(
 def test_too_many_fragments_fail_the_connection() -> None:
     """A message of max_fragments frames passes; one more fails with 1008."""
     frames, _ = scanner()
-    failures: list[tuple[int, str]] = []
-    frames.enforce(3, None, lambda code, reason: failures.append((code, reason)))
+    failures: list[tuple[object, int, str]] = []
+    frames.enforce(3, None, lambda *failure: failures.append(failure), "conn")
     ok = wire([(0x1, [b"a", b"b", b"c"], True)])
     assert frames.scan(ok) == len(ok) and failures == []
     bad = wire([(0x2, [b"1", b"2", b"3", b"4"], False)])
     assert frames.scan(bad) == -1
-    assert failures == [(1008, "Message has more than 3 fragments")]
+    assert failures == [("conn", 1008, "Message has more than 3 fragments")]
     assert frames.scan(b"more") == -1
 
 
 def test_queue_limit_holds_bytes_back_until_the_handler_catches_up() -> None:
     """At max_queue unhandled messages the rest is held and reading paused; half-way it resumes."""
     frames, transport = scanner()
-    frames.enforce(None, 4, lambda code, reason: None)
+    frames.enforce(None, 4, lambda owner, code, reason: None, None)
     one = frame(0x1, b"0123456789")
     forwarded: list[bytes] = []
     assert frames.scan(one * 10) == 4 * len(one)
