@@ -16,7 +16,7 @@ from typing import Any
 
 import jwt
 from aiohttp import web
-from jwt.algorithms import HMACAlgorithm
+from jwt.algorithms import Algorithm, HMACAlgorithm
 
 from .auth import CLOSE_INVALID_TOKEN, CLOSE_NO_TOKEN, Authenticator, AuthResult
 from .config import JwtConfig
@@ -78,6 +78,46 @@ def _verification_key(settings: JwtConfig) -> str | bytes:
     return key
 
 
+class _FixedKey(Algorithm):
+    """One algorithm whose verification key is prepared and length-checked once.
+
+    PyJWT prepares (and, for HMAC, re-parses as PEM, DER and JSON) the key
+    and checks its length on every decode: most of a handshake's cost.
+    """
+
+    def __init__(self, algorithm: Algorithm, key: str | bytes) -> None:
+        self._algorithm = algorithm
+        self._key = key
+        with _short_keys_allowed():
+            self._prepared = algorithm.prepare_key(key)
+
+    def prepare_key(self, key: Any) -> Any:
+        """Return the prepared key for the endpoint's key, else prepare ``key``."""
+        return self._prepared if key is self._key else self._algorithm.prepare_key(key)
+
+    def check_key_length(self, key: Any) -> str | None:
+        """Accept the endpoint's key: a mock's short dev secret is allowed on purpose."""
+        return None if key is self._prepared else self._algorithm.check_key_length(key)
+
+    def sign(self, msg: bytes, key: Any) -> bytes:
+        """Sign with the wrapped algorithm."""
+        return self._algorithm.sign(msg, key)
+
+    def verify(self, msg: bytes, key: Any, sig: bytes) -> bool:
+        """Verify with the wrapped algorithm."""
+        return self._algorithm.verify(msg, key, sig)
+
+    @staticmethod
+    def to_jwk(key_obj: Any, as_dict: bool = False) -> Any:
+        """Not used: verification keys come from the config, never from JWKs."""
+        raise NotImplementedError
+
+    @staticmethod
+    def from_jwk(jwk: Any) -> Any:
+        """Not used: verification keys come from the config, never from JWKs."""
+        raise NotImplementedError
+
+
 class JwtVerifier:
     """Verifies tokens against one endpoint's JWT settings.
 
@@ -92,6 +132,14 @@ class JwtVerifier:
     def __init__(self, settings: JwtConfig) -> None:
         self.settings = settings
         self._key = _verification_key(settings)
+        # Everything but the token is fixed per endpoint: build it once.
+        self._jwt = jwt.PyJWT({"require": list(settings.required_claims)})
+        jws = self._jwt._jws
+        for name in settings.algorithms:
+            fixed = _FixedKey(_algorithm(name), self._key)
+            jws.unregister_algorithm(name)
+            jws.register_algorithm(name, fixed)
+        self._algorithms = list(settings.algorithms)
 
     def verify(self, token: str) -> dict[str, Any]:
         """Return the claims of ``token`` once its signature and claims check out.
@@ -102,16 +150,14 @@ class JwtVerifier:
                 or issuer, or lacks a required claim.
         """
         settings = self.settings
-        with _short_keys_allowed():
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                self._key,
-                algorithms=list(settings.algorithms),
-                audience=settings.audience,
-                issuer=settings.issuer,
-                leeway=settings.leeway,
-                options={"require": list(settings.required_claims)},
-            )
+        claims: dict[str, Any] = self._jwt.decode(
+            token,
+            self._key,
+            algorithms=self._algorithms,
+            audience=settings.audience,
+            issuer=settings.issuer,
+            leeway=settings.leeway,
+        )
         return claims
 
 
