@@ -22,7 +22,7 @@ from .endpoint import Endpoint
 from .events import connection_closed, connection_opened, handler_failed, message_in
 from .heartbeat import HEARTBEAT_TIMEOUT_CODE, HEARTBEAT_TIMEOUT_REASON, heartbeat_expired
 from .hub import Hub
-from .inbound import FrameScanner, watch_inbound
+from .inbound import watch_inbound
 from .outbox import FlushScheduler, Outbox, WritesAfterOutbox
 from .slowclient import watch_slow_client
 
@@ -98,10 +98,49 @@ async def serve_connection(
     if hub.events.active:
         hub.events.publish(connection_opened(conn))
     try:
-        if await run_hook(conn, "on_connect"):
-            await _read_messages(conn, socket, frames)
-        else:
+        if not await run_hook(conn, "on_connect"):
             await conn.close(CLOSE_INTERNAL_ERROR, "Internal error")
+            return socket
+        # The read loop runs in this frame: a helper coroutine's frame would stay
+        # alive for the whole connection (idle memory).
+        parse_json = conn._endpoint.config.parse_json
+        events = conn._events
+        while True:
+            message = await socket.receive()
+            kind = message.type
+            if kind is WSMsgType.TEXT:
+                data = decode_text(message.data, parse_json)
+            elif kind is WSMsgType.BINARY:
+                data = message.data
+            elif kind is WSMsgType.CLOSE:
+                _record_close(conn, int(message.data), str(message.extra or ""))
+                break
+            elif kind is WSMsgType.ERROR:
+                if heartbeat_expired(socket):
+                    break
+                # aiohttp has already sent the close frame with the error's code.
+                error = message.data
+                code = int(getattr(error, "code", CLOSE_ABNORMAL))
+                reason = str(error)
+                if code == CLOSE_MESSAGE_TOO_BIG:
+                    # aiohttp's text names its own limit, one more than ours.
+                    limit = conn._endpoint.config.max_message_size
+                    reason = f"Message too big: over max_message_size ({limit} bytes)"
+                _record_close(conn, code, reason)
+                await _report_protocol_error(conn, error)
+                continue
+            elif kind in (WSMsgType.CLOSING, WSMsgType.CLOSED):
+                break
+            else:
+                continue
+            conn.messages_in += 1
+            if events.wants_messages:
+                events.publish(message_in(conn.id, conn.endpoint, message.data))
+            if frames is not None:
+                frames.take()
+            await run_pipeline(DEFAULT_STAGES, conn, data)
+            # Do not keep the last message alive while the connection idles.
+            data = None
     finally:
         if heartbeat_expired(socket):
             _record_close(conn, HEARTBEAT_TIMEOUT_CODE, HEARTBEAT_TIMEOUT_REASON)
@@ -114,50 +153,6 @@ async def serve_connection(
             if hub.events.active:
                 hub.events.publish(connection_closed(conn))
     return socket
-
-
-async def _read_messages(
-    conn: Connection, socket: web.WebSocketResponse, frames: FrameScanner | None
-) -> None:
-    """Dispatch messages until the socket closes, recording who closed it and why."""
-    parse_json = conn._endpoint.config.parse_json
-    events = conn._events
-    while True:
-        message = await socket.receive()
-        kind = message.type
-        if kind is WSMsgType.TEXT:
-            data = decode_text(message.data, parse_json)
-        elif kind is WSMsgType.BINARY:
-            data = message.data
-        elif kind is WSMsgType.CLOSE:
-            _record_close(conn, int(message.data), str(message.extra or ""))
-            return
-        elif kind is WSMsgType.ERROR:
-            if heartbeat_expired(socket):
-                return
-            # aiohttp has already sent the close frame with the error's code.
-            error = message.data
-            code = int(getattr(error, "code", CLOSE_ABNORMAL))
-            reason = str(error)
-            if code == CLOSE_MESSAGE_TOO_BIG:
-                # aiohttp's text names its own limit, one more than ours.
-                limit = conn._endpoint.config.max_message_size
-                reason = f"Message too big: over max_message_size ({limit} bytes)"
-            _record_close(conn, code, reason)
-            await _report_protocol_error(conn, error)
-            continue
-        elif kind in (WSMsgType.CLOSING, WSMsgType.CLOSED):
-            return
-        else:
-            continue
-        conn.messages_in += 1
-        if events.wants_messages:
-            events.publish(message_in(conn.id, conn.endpoint, message.data))
-        if frames is not None:
-            frames.take()
-        await run_pipeline(DEFAULT_STAGES, conn, data)
-        # Do not keep the last message alive while the connection idles.
-        data = None
 
 
 def _record_close(conn: Connection, code: int, reason: str) -> None:
