@@ -65,6 +65,8 @@ class AuthResult:
 
 
 _RESULT_KEYS = frozenset(field.name for field in fields(AuthResult))
+# Shared by every connection without authentication (it is frozen): idle memory.
+_ACCEPTED = AuthResult(True)
 
 
 def _sendable_close_code(code: object) -> bool:
@@ -208,7 +210,7 @@ async def authenticate(
     every request is accepted.
     """
     if authenticator is None:
-        return AuthResult(True)
+        return _ACCEPTED
     try:
         return await authenticator(request)
     except Exception as exc:  # noqa: BLE001 - a bug in user code refuses, never crashes
