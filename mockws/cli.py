@@ -19,9 +19,7 @@ from .errors import MockwsError
 from .logs import configure_logging
 from .loops import LOOP_CHOICES
 from .loops import run as run_on_loop
-from .scaffold import write_starter
 from .server import MockServer, load_endpoints
-from .tokens import find_jwt_endpoint, parse_claims, parse_ttl, token_url
 
 __all__ = ["main"]
 
@@ -147,6 +145,8 @@ async def _serve(config: Config, log_messages: bool = False) -> None:
 @click.argument("folder", default=".", type=click.Path(file_okay=False, path_type=Path))
 def init(folder: Path) -> None:
     """Write a starter mockws.yaml and handlers/app.py into FOLDER (default: here)."""
+    from .scaffold import write_starter  # loads only for this command (startup)
+
     try:
         written = write_starter(folder)
     except MockwsError as exc:
@@ -222,6 +222,8 @@ def token(
     algorithm: str | None,
 ) -> None:
     """Print a token the endpoint accepts, then the ws:// URL that carries it."""
+    from .tokens import find_jwt_endpoint, parse_claims, parse_ttl, token_url  # startup
+
     try:
         lifetime = parse_ttl(ttl)
     except ValueError as exc:

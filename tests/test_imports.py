@@ -7,7 +7,15 @@ import sys
 import textwrap
 
 # Imported only where a config uses the feature (docs/benchmarks.md, "Startup").
-LAZY_MODULES = ("jwt", "cryptography", "watchfiles", "uvloop", "mockws.testing")
+LAZY_MODULES = (
+    "jwt",
+    "cryptography",
+    "watchfiles",
+    "uvloop",
+    "mockws.testing",
+    "mockws.tokens",
+    "mockws.scaffold",
+)
 
 
 def test_cli_and_a_plain_server_import_no_optional_module() -> None:
