@@ -8,7 +8,6 @@ with a published RSA public key can pass.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -25,10 +24,6 @@ from .errors import AuthError
 from .logs import MASK
 
 __all__ = ["JwtAuthenticator", "JwtVerifier", "is_hmac", "sign_token"]
-
-# Tokens whose signature one verifier has checked; a page reconnecting with its
-# token (or a test suite with one token) skips the base64, JSON and HMAC work.
-_VERIFIED_TOKENS = 256
 
 
 @contextlib.contextmanager
@@ -145,8 +140,6 @@ class JwtVerifier:
             jws.unregister_algorithm(name)
             jws.register_algorithm(name, fixed)
         self._algorithms = list(settings.algorithms)
-        # Token -> its claims as JSON, for tokens whose signature checked out.
-        self._verified: dict[str, str] = {}
 
     def verify(self, token: str) -> dict[str, Any]:
         """Return the claims of ``token`` once its signature and claims check out.
@@ -157,20 +150,7 @@ class JwtVerifier:
                 or issuer, or lacks a required claim.
         """
         settings = self.settings
-        known = self._verified.get(token)
-        if known is not None:
-            # The signature of this exact token was checked with this key; the
-            # claims (exp, nbf, aud, iss, required) are checked again, now.
-            claims: dict[str, Any] = json.loads(known)
-            self._jwt._validate_claims(
-                claims,
-                self._jwt.options,
-                audience=settings.audience,
-                issuer=settings.issuer,
-                leeway=settings.leeway,
-            )
-            return claims
-        claims = self._jwt.decode(
+        claims: dict[str, Any] = self._jwt.decode(
             token,
             self._key,
             algorithms=self._algorithms,
@@ -178,10 +158,6 @@ class JwtVerifier:
             issuer=settings.issuer,
             leeway=settings.leeway,
         )
-        if len(self._verified) >= _VERIFIED_TOKENS:
-            del self._verified[next(iter(self._verified))]
-        # Kept as JSON: each connection gets claims of its own to change.
-        self._verified[token] = json.dumps(claims)
         return claims
 
 
