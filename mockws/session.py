@@ -45,8 +45,7 @@ def _query_without(request: web.Request, hidden: str | None) -> MultiMapping[str
     if hidden is None or hidden not in request.query:
         return request.query
     query = MultiDict(request.query)
-    if hidden is not None:
-        query.popall(hidden, None)
+    query.popall(hidden)
     return MultiDictProxy(query)
 
 
