@@ -21,9 +21,9 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
-from mockws.connection import Connection
-from mockws.hub import Hub
-from mockws.outbox import FlushScheduler, Outbox
+from mockws.hub.connection import Connection
+from mockws.hub.hub import Hub
+from mockws.wire.outbox import FlushScheduler, Outbox
 
 MESSAGE = {"type": "update", "tick": 1, "users_online": 12, "cpu": 41.5}
 SENDS = 50_000
@@ -60,7 +60,7 @@ def make_connections(hub: Hub, scheduler: FlushScheduler, count: int) -> list[Co
             params={},
             query={},
         )
-        hub._register(conn)
+        hub.register(conn)
         conns.append(conn)
     return conns
 

@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from mockws.deflate import Deflater
-from mockws.frames import build_frame
 from mockws.testing import run_server
+from mockws.wire.deflate import Deflater
+from mockws.wire.frames import build_frame
 
 THRESHOLD = 1024
 

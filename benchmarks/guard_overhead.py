@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from mockws.inbound import FrameScanner
 from mockws.testing import run_server
+from mockws.wire.inbound import FrameScanner
 
 ECHO = "async def on_message(conn, data):\n    await conn.send(data)\n"
 

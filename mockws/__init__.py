@@ -2,27 +2,25 @@
 
 The public names a handler or a Python config uses are importable from here.
 
-Startup rule: this module and ``cli.py`` import only what every ``serve``
+The package's floors, top to bottom (a package imports only from below it;
+``docs/architecture.md`` draws the map): ``cli``, ``admin``, ``reload``,
+``server``, ``auth``, ``hooks``, ``hub``, ``observe``, ``wire``, ``config``,
+and ``errors`` at the ground.
+
+Startup rule: this module and ``mockws.cli`` import only what every ``serve``
 needs. Optional features (JWT, file watching, the inspector, uvloop) import
 their dependencies inside the code that uses them, so a config that does
 not use them does not pay for them; ``tests/test_imports.py`` checks it.
 """
 
-from .auth import AuthResult
-from .config import (
-    AuthenticateRef,
-    CompressionConfig,
-    Config,
-    EndpointConfig,
-    JwtConfig,
-    config_from_mapping,
-    load_config,
-)
-from .connection import Connection
+from .auth.base import AuthResult
+from .config.limits import EndpointLimits, ServerLimits
+from .config.load import config_from_mapping, load_config
+from .config.model import AuthenticateRef, CompressionConfig, Config, EndpointConfig, JwtConfig
 from .errors import AuthError, ConfigError, HandlerError, MockwsError
-from .hub import Hub
-from .limits import EndpointLimits, ServerLimits
-from .server import MockServer
+from .hub.connection import Connection
+from .hub.hub import Hub
+from .server.app import MockServer
 
 __all__ = [
     "AuthError",

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["MockwsError", "ConfigError", "HandlerError", "AuthError", "InitError"]
+__all__ = ["AuthError", "ConfigError", "HandlerError", "InitError", "MockwsError", "display_path"]
 
 
-def _display_path(path: Path | str | None) -> str:
+def display_path(path: Path | str | None) -> str:
     """Show ``path`` relative to the working folder when it lies below it."""
     if path is None:
         return "<config>"
@@ -64,7 +64,7 @@ class ConfigError(MockwsError):
         self.key = key
 
     def __str__(self) -> str:
-        where = _display_path(self.file)
+        where = display_path(self.file)
         if self.line is not None:
             where = f"{where}:{self.line}"
         if self.key:
@@ -94,7 +94,7 @@ class HandlerError(MockwsError):
     def __str__(self) -> str:
         if self.file is None:
             return self.message
-        where = _display_path(self.file)
+        where = display_path(self.file)
         if self.line is not None:
             where = f"{where}:{self.line}"
         return f"{where}: {self.message}"

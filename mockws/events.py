@@ -1,31 +1,30 @@
-"""The server's event feed: what happens to connections, as it happens.
+"""The server's event feed, under its public name: see :mod:`mockws.observe.events`.
 
-The server publishes an :class:`Event` for each connection opened or
-closed, each room joined or left, each handler error, each reload and, for
-subscribers that ask for them, each message in or out. The inspector page
-and the log lines subscribe to it.
-
-Publishing is free when nobody listens: the per-message paths check one
-flag (:attr:`EventBus.wants_messages`) and build nothing when it is off. A
-broadcast is one ``MessageOut`` event carrying its recipient count, not one
-event per recipient. Subscribers run synchronously inside the publisher, so
-they must be quick: serialise the event and queue it, never wait.
+``hub.events`` is an :class:`EventBus`; subscribe to it for every connection
+opened or closed, room joined or left, handler error, reload and, when
+asked, message in or out.
 """
 
-from __future__ import annotations
-
-import logging
-import time
-import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, ClassVar
-
-from .codec import OP_BINARY
-from .logs import mask_json_secrets
-
-if TYPE_CHECKING:
-    from .connection import Connection
+from .observe.events import (
+    PREVIEW_BYTES,
+    PREVIEW_CHARS,
+    ConnectionClosed,
+    ConnectionOpened,
+    Event,
+    EventBus,
+    HandlerFailed,
+    MessageIn,
+    MessageOut,
+    Reloaded,
+    RoomJoined,
+    RoomLeft,
+    Subscriber,
+    event_to_dict,
+    handler_failed,
+    message_in,
+    message_out,
+    preview,
+)
 
 __all__ = [
     "PREVIEW_BYTES",
@@ -41,335 +40,9 @@ __all__ = [
     "RoomJoined",
     "RoomLeft",
     "Subscriber",
-    "connection_closed",
-    "connection_opened",
     "event_to_dict",
     "handler_failed",
     "message_in",
     "message_out",
     "preview",
 ]
-
-log = logging.getLogger("mockws.events")
-
-PREVIEW_CHARS = 1000
-PREVIEW_BYTES = 32
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Event:
-    """Something that happened on the server.
-
-    Attributes:
-        kind: A short name of the event type, the ``type`` of its JSON form.
-        time: When it happened, in seconds since the epoch.
-    """
-
-    kind: ClassVar[str] = "event"
-    time: float = field(default_factory=time.time)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ConnectionOpened(Event):
-    """A client connected (after the upgrade, before ``on_connect``).
-
-    Attributes:
-        conn_id: The connection's id.
-        endpoint: The pattern of its endpoint.
-        path: The request path and query, secrets masked.
-        remote: The client's address.
-        user: The connection's ``user_id`` at that moment.
-        subprotocol: The negotiated subprotocol, if any.
-    """
-
-    kind: ClassVar[str] = "open"
-    conn_id: str
-    endpoint: str
-    path: str
-    remote: str | None = None
-    user: str | None = None
-    subprotocol: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ConnectionClosed(Event):
-    """A connection closed (after ``on_close`` ran).
-
-    Attributes:
-        conn_id: The connection's id.
-        endpoint: The pattern of its endpoint.
-        code: The close code.
-        reason: The close reason.
-        messages_in: Messages received over its life.
-        messages_out: Messages sent over its life.
-    """
-
-    kind: ClassVar[str] = "close"
-    conn_id: str
-    endpoint: str
-    code: int | None
-    reason: str = ""
-    messages_in: int = 0
-    messages_out: int = 0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RoomJoined(Event):
-    """A connection joined a room it was not in."""
-
-    kind: ClassVar[str] = "join"
-    conn_id: str
-    room: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RoomLeft(Event):
-    """A connection left a room it was in (rooms of a closed connection are not reported)."""
-
-    kind: ClassVar[str] = "leave"
-    conn_id: str
-    room: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MessageIn(Event):
-    """A data message arrived from a client.
-
-    Attributes:
-        conn_id: The sender.
-        endpoint: The sender's endpoint pattern.
-        size: The payload size in bytes.
-        binary: True for a binary message.
-        preview: The start of a text message, or of a binary one in hex.
-        truncated: True when ``preview`` is not the whole message.
-    """
-
-    kind: ClassVar[str] = "in"
-    conn_id: str
-    endpoint: str
-    size: int
-    binary: bool = False
-    preview: str = ""
-    truncated: bool = False
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MessageOut(Event):
-    """A data message was queued for one connection or, as a broadcast, for many.
-
-    Attributes:
-        conn_id: The recipient of a ``send``; None for a broadcast.
-        endpoint: The recipient's endpoint, or a broadcast's endpoint filter.
-        size: The payload size in bytes.
-        binary: True for a binary message.
-        preview: The start of a text message, or of a binary one in hex.
-        truncated: True when ``preview`` is not the whole message.
-        recipients: How many connections the message was queued for.
-        rooms: A broadcast's room filter, if it had one.
-        user: The user id a ``send_to_user`` addressed.
-    """
-
-    kind: ClassVar[str] = "out"
-    conn_id: str | None
-    endpoint: str | None
-    size: int
-    binary: bool = False
-    preview: str = ""
-    truncated: bool = False
-    recipients: int = 1
-    rooms: tuple[str, ...] | None = None
-    user: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HandlerFailed(Event):
-    """A handler hook raised, or a client broke the protocol.
-
-    Attributes:
-        handler: The handler as the config names it.
-        hook: The hook that raised (``on_message``...), or ``the protocol``.
-        error: The exception type and message.
-        conn_id: The connection concerned, if any.
-        traceback: The formatted traceback, if any.
-    """
-
-    kind: ClassVar[str] = "error"
-    handler: str
-    hook: str
-    error: str
-    conn_id: str | None = None
-    traceback: str = ""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Reloaded(Event):
-    """A handler module or the config was reloaded, or failed to reload.
-
-    Attributes:
-        target: What was reloaded (a handler spec or the config file).
-        ok: False when the new version failed and the old one keeps serving.
-        message: What changed, or why it failed.
-    """
-
-    kind: ClassVar[str] = "reload"
-    target: str
-    ok: bool = True
-    message: str = ""
-
-
-Subscriber = Callable[[Event], None]
-
-
-def event_to_dict(event: Event) -> dict[str, Any]:
-    """Return ``event`` as a JSON-ready dict with its kind under ``type``."""
-    data: dict[str, Any] = {"type": event.kind}
-    for item in fields(event):
-        value = getattr(event, item.name)
-        data[item.name] = list(value) if isinstance(value, tuple) else value
-    return data
-
-
-def preview(payload: bytes | str, binary: bool, limit: int = PREVIEW_CHARS) -> tuple[str, bool]:
-    """Return the readable start of a message and whether it was cut.
-
-    Text is cut at ``limit`` characters and the values of secret-named JSON
-    keys are masked; binary shows its first ``PREVIEW_BYTES`` bytes in hex.
-    """
-    if binary:
-        head = payload[:PREVIEW_BYTES]
-        assert isinstance(head, bytes)
-        return head.hex(" "), len(payload) > PREVIEW_BYTES
-    if isinstance(payload, bytes):
-        cut = payload[: limit * 4].decode("utf-8", "replace")
-        return mask_json_secrets(cut[:limit]), len(cut) > limit or len(payload) > limit * 4
-    return mask_json_secrets(payload[:limit]), len(payload) > limit
-
-
-def connection_opened(conn: Connection) -> ConnectionOpened:
-    """Describe ``conn`` as it has just been registered; secrets in its query are masked."""
-    return ConnectionOpened(
-        conn_id=conn.id,
-        endpoint=conn.endpoint,
-        path=conn.display_path,
-        remote=conn.request.remote,
-        user=conn.user_id,
-        subprotocol=conn.subprotocol,
-    )
-
-
-def connection_closed(conn: Connection) -> ConnectionClosed:
-    """Describe ``conn`` once it has closed."""
-    return ConnectionClosed(
-        conn_id=conn.id,
-        endpoint=conn.endpoint,
-        code=conn.close_code,
-        reason=conn.close_reason,
-        messages_in=conn.messages_in,
-        messages_out=conn.messages_out,
-    )
-
-
-def handler_failed(
-    handler: str, hook: str, error: BaseException, conn_id: str | None = None
-) -> HandlerFailed:
-    """Describe an exception raised by a handler's ``hook``, with its traceback."""
-    return HandlerFailed(
-        handler=handler,
-        hook=hook,
-        error=f"{type(error).__name__}: {error}",
-        conn_id=conn_id,
-        traceback="".join(traceback.format_exception(error)),
-    )
-
-
-def message_in(conn_id: str, endpoint: str, data: str | bytes) -> MessageIn:
-    """Describe a message received from a client (``data`` as aiohttp delivered it)."""
-    binary = isinstance(data, bytes)
-    size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
-    text, truncated = preview(data, binary)
-    return MessageIn(
-        conn_id=conn_id,
-        endpoint=endpoint,
-        size=size,
-        binary=binary,
-        preview=text,
-        truncated=truncated,
-    )
-
-
-def message_out(
-    conn_id: str | None,
-    endpoint: str | None,
-    opcode: int,
-    payload: bytes,
-    *,
-    recipients: int = 1,
-    rooms: tuple[str, ...] | None = None,
-    user: str | None = None,
-) -> MessageOut:
-    """Describe an encoded message queued for ``recipients`` connections."""
-    binary = opcode == OP_BINARY
-    text, truncated = preview(payload, binary)
-    return MessageOut(
-        conn_id=conn_id,
-        endpoint=endpoint,
-        size=len(payload),
-        binary=binary,
-        preview=text,
-        truncated=truncated,
-        recipients=recipients,
-        rooms=rooms,
-        user=user,
-    )
-
-
-class EventBus:
-    """Fans events out to subscribers, and tells publishers whether anyone listens.
-
-    Attributes:
-        active: Someone listens to connection events (open, close, rooms, errors).
-        wants_messages: Someone listens to message events too.
-    """
-
-    __slots__ = ("active", "wants_messages", "_subscribers")
-
-    def __init__(self) -> None:
-        self.active = False
-        self.wants_messages = False
-        self._subscribers: list[tuple[Subscriber, bool]] = []
-
-    def subscribe(self, callback: Subscriber, *, messages: bool = True) -> Callable[[], None]:
-        """Call ``callback`` with every event from now on.
-
-        Args:
-            callback: Runs inside the publisher; it must not block.
-            messages: Also receive ``MessageIn`` and ``MessageOut`` events.
-
-        Returns:
-            A function that ends the subscription (calling it twice is harmless).
-        """
-        entry = (callback, messages)
-        self._subscribers.append(entry)
-        self._refresh()
-
-        def unsubscribe() -> None:
-            if entry in self._subscribers:
-                self._subscribers.remove(entry)
-                self._refresh()
-
-        return unsubscribe
-
-    def _refresh(self) -> None:
-        self.active = bool(self._subscribers)
-        self.wants_messages = any(messages for _, messages in self._subscribers)
-
-    def publish(self, event: Event) -> None:
-        """Give ``event`` to every subscriber; a failing subscriber is logged and skipped."""
-        is_message = isinstance(event, (MessageIn, MessageOut))
-        for callback, messages in tuple(self._subscribers):
-            if is_message and not messages:
-                continue
-            try:
-                callback(event)
-            except Exception:  # noqa: BLE001 - one broken listener must not break the server
-                log.exception("event subscriber %r failed on a %s event", callback, event.kind)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import pytest
 
 if TYPE_CHECKING:
-    from .config import Config
+    from .config.model import Config
     from .testing import RunningServer
 
 __all__ = ["configured_path", "mockws_config", "mockws_server"]
@@ -48,7 +48,7 @@ def configured_path(rootpath: Path, ini_value: str) -> Path:
     Raises:
         LookupError: Neither is there; the message says what to set.
     """
-    from .config import DEFAULT_CONFIG_NAMES, find_default_config
+    from .config.load import DEFAULT_CONFIG_NAMES, find_default_config
 
     if ini_value:
         return rootpath / ini_value

@@ -24,11 +24,14 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from .codec import decode_text
-from .config import Config, config_from_mapping, load_config
-from .hub import Hub
-from .reload import Reloader, ReloadReport
-from .server import MockServer
+from .admin import attach_admin
+from .config.load import config_from_mapping, load_config
+from .config.model import Config
+from .hub.hub import Hub
+from .reload.reloader import Reloader, ReloadReport, attach_reloader
+from .server.app import MockServer
+from .server.urls import url_host
+from .wire.codec import decode_text
 
 __all__ = ["DEFAULT_TIMEOUT", "MockClient", "ReloadWait", "RunningServer", "run_server"]
 
@@ -171,11 +174,18 @@ class ReloadWait:
 class RunningServer:
     """A server started by :func:`run_server`, with a way to connect to it."""
 
-    def __init__(self, server: MockServer, session: aiohttp.ClientSession, timeout: float):
+    def __init__(
+        self,
+        server: MockServer,
+        session: aiohttp.ClientSession,
+        timeout: float,
+        reloader: Reloader | None = None,
+    ):
         self.server = server
         self._session = session
         self.timeout = timeout
         self.clients: list[MockClient] = []
+        self._reloader = reloader
 
     @property
     def port(self) -> int:
@@ -190,9 +200,9 @@ class RunningServer:
     @property
     def reloader(self) -> Reloader:
         """The server's reloader (the server must run with ``reload=True``)."""
-        if self.server.reloader is None:
+        if self._reloader is None:
             raise RuntimeError("this server does not reload: use run_server(..., reload=True)")
-        return self.server.reloader
+        return self._reloader
 
     @asynccontextmanager
     async def reloaded(self, timeout: float | None = None) -> AsyncIterator[ReloadWait]:
@@ -220,7 +230,7 @@ class RunningServer:
 
     def http_url(self, path: str = "/") -> str:
         """Return the ``http://`` URL of ``path`` on this server (``/__mockws/api/rooms``...)."""
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{url_host(self.server.config.host)}:{self.port}{path}"
 
     def _parse_json(self, path: str) -> bool:
         match = self.server.router.match(self.server.router.prefix + path.partition("?")[0])
@@ -286,10 +296,12 @@ async def run_server(
     """
     resolved = replace(_as_config(config, base_dir), host="127.0.0.1", port=0, reload=reload)
     server = MockServer(resolved, log_messages=log_messages)
+    attach_admin(server)
+    reloader = attach_reloader(server) if reload else None
     await server.start()
     try:
         async with aiohttp.ClientSession() as session:
-            running = RunningServer(server, session, timeout)
+            running = RunningServer(server, session, timeout, reloader)
             try:
                 yield running
             finally:

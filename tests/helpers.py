@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import textwrap
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -121,3 +122,34 @@ async def eventually(predicate: Callable[[], Any], timeout: float = 2.0) -> None
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.01)
+
+
+def handler_module(name: str) -> Any:
+    """Return the loaded module whose name ends with ``name`` (a handler under test)."""
+    return next(m for key, m in sys.modules.items() if key.endswith(name))
+
+
+READY_TIMEOUT = 15.0
+
+
+async def start_serve(*args: str, cwd: Path = ROOT) -> tuple[asyncio.subprocess.Process, list[str]]:
+    """Start `mockws serve` and return it with the lines printed up to the ready line."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "mockws",
+        "serve",
+        *args,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    async with asyncio.timeout(READY_TIMEOUT):
+        while not lines or "ready on" not in lines[-1]:
+            line = await process.stdout.readline()
+            assert line, f"serve exited early: {(await process.stderr.read()).decode()}"  # type: ignore[union-attr]
+            lines.append(line.decode().rstrip())
+    return process, lines

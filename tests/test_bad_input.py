@@ -21,9 +21,8 @@ from click.testing import CliRunner
 from mockws.cli import main
 from mockws.testing import MockClient, RunningServer, run_server
 
-from .helpers import WriteFile, endpoint
+from .helpers import WriteFile, endpoint, eventually, handler_module
 from .rawws import RawClient, frame, upgrade_request
-from .test_server import eventually, handler_module
 
 ECHO = """
 CLOSED = []

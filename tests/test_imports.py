@@ -24,7 +24,7 @@ def test_cli_and_a_plain_server_import_no_optional_module() -> None:
         f"""
         import sys
         import mockws, mockws.cli
-        from mockws.server import MockServer
+        from mockws.server.app import MockServer
         MockServer(mockws.config_from_mapping({{"reload": False, "endpoints": []}}))
         print(",".join(name for name in {LAZY_MODULES!r} if name in sys.modules))
         """

@@ -5,7 +5,12 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import fields
 
-from mockws.limits import ENDPOINT_LIMIT_KEYS, SERVER_LIMIT_KEYS, EndpointLimits, ServerLimits
+from mockws.config.limits import (
+    ENDPOINT_LIMIT_KEYS,
+    SERVER_LIMIT_KEYS,
+    EndpointLimits,
+    ServerLimits,
+)
 
 from .helpers import ROOT
 

@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from ..server.urls import url_host
 from .access import admin_enabled, check_access
 from .api import AdminApi, ApiError, Handler, json_reply
 from .feed import Feeds
 
 if TYPE_CHECKING:
-    from ..server import MockServer
+    from ..server.app import MockServer
 
-__all__ = ["ADMIN_ROOT", "inspector_url", "install_admin"]
+__all__ = ["ADMIN_ROOT", "attach_admin", "inspector_url", "install_admin"]
 
 ADMIN_ROOT = "/__mockws"
 
@@ -48,8 +49,12 @@ def inspector_url(server: MockServer) -> str | None:
     config = server.config
     if not admin_enabled(config.host, config.admin_token):
         return None
-    host = f"[{config.host}]" if ":" in config.host else config.host
-    return f"http://{host}:{server.port}{ADMIN_ROOT}/"
+    return f"http://{url_host(config.host)}:{server.port}{ADMIN_ROOT}/"
+
+
+def attach_admin(server: MockServer) -> None:
+    """Serve the inspector and the admin API on ``server``'s port; call it before ``start()``."""
+    server.add_routes(functools.partial(install_admin, server=server))
 
 
 def install_admin(app: web.Application, server: MockServer) -> None:

@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ..connection import Connection
+from ..hub.connection import Connection
+from ..wire.close import MAX_CLOSE_REASON_BYTES, CloseCode
 from .views import connection_view, room_views
 
 if TYPE_CHECKING:
-    from ..server import MockServer
+    from ..server.app import MockServer
 
-__all__ = ["AdminApi", "ApiError", "Handler", "json_reply", "valid_close_code"]
+__all__ = ["AdminApi", "ApiError", "Handler", "json_reply"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -35,14 +36,8 @@ class ApiError(Exception):
         self.message = message
 
 
-def valid_close_code(code: object) -> bool:
-    """Tell whether a server may send ``code`` in a close frame (RFC 6455 section 7.4)."""
-    if isinstance(code, bool) or not isinstance(code, int):
-        return False
-    return code in (1000, 1001, 1002, 1003) or 1007 <= code <= 1014 or 3000 <= code <= 4999
-
-
 def json_reply(data: Any, status: int = 200) -> web.Response:
+    """Return ``data`` as a JSON response with ``status``."""
     return web.Response(
         status=status,
         text=json.dumps(data, ensure_ascii=False) + "\n",
@@ -140,9 +135,9 @@ class AdminApi:
         body = await _body(request)
         code = body.get("code", 1000)
         reason = body.get("reason", "")
-        if not valid_close_code(code):
+        if not CloseCode.sendable(code):
             raise ApiError(400, f"'code' must be 1000-1003, 1007-1014 or 3000-4999, got {code!r}")
-        if not isinstance(reason, str) or len(reason.encode()) > 123:
+        if not isinstance(reason, str) or len(reason.encode()) > MAX_CLOSE_REASON_BYTES:
             raise ApiError(400, "'reason' must be a string of at most 123 bytes")
         await conn.close(code, reason)
         return json_reply({"closed": True, "code": code, "reason": reason})

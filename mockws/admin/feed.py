@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from ..events import Event, event_to_dict
+from ..observe.events import Event, event_to_dict
 from .views import connection_view, counters_view, room_views, server_view
 
 if TYPE_CHECKING:
-    from ..server import MockServer
+    from ..server.app import MockServer
 
 __all__ = ["MAX_BACKLOG", "Feeds"]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..connection import Connection
-from ..hub import Hub
+from ..hub.connection import Connection
+from ..hub.hub import Hub
 
 if TYPE_CHECKING:
-    from ..server import MockServer
+    from ..server.app import MockServer
 
 __all__ = ["connection_view", "counters_view", "room_views", "server_view"]
 

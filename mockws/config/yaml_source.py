@@ -1,0 +1,92 @@
+"""Read YAML into plain data while remembering the line of every key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import ConfigError
+
+__all__ = ["SourceMap", "load_yaml"]
+
+
+@dataclass
+class SourceMap:
+    """Maps a key path such as ``endpoints[1].heartbeat`` to its line.
+
+    A path with no line of its own falls back to its nearest ancestor's, so a
+    missing key is reported where its parent mapping starts.
+    """
+
+    file: Path | None = None
+    lines: dict[str, int] = field(default_factory=dict)
+    default_line: int | None = None
+
+    def line_of(self, key: str) -> int | None:
+        """Return the line recorded for ``key`` or its closest ancestor."""
+        while True:
+            if key in self.lines:
+                return self.lines[key]
+            cut = max(key.rfind("."), key.rfind("["))
+            if cut <= 0:
+                return self.lines.get(key, self.default_line)
+            key = key[:cut]
+
+    def error(self, key: str, message: str) -> ConfigError:
+        """Build a ConfigError for ``key`` that names this file and line."""
+        return ConfigError(message, file=self.file, line=self.line_of(key), key=key or None)
+
+
+def _child(path: str, key: object) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else str(key)
+
+
+def _record(node: yaml.Node, path: str, source: SourceMap) -> None:
+    source.lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            child = _child(path, key)
+            if key in seen:
+                raise ConfigError(
+                    "key is given twice in the same mapping",
+                    file=source.file,
+                    line=key_node.start_mark.line + 1,
+                    key=child,
+                )
+            seen.add(key)
+            source.lines[child] = key_node.start_mark.line + 1
+            _record(value_node, child, source)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            source.lines[_child(path, index)] = item.start_mark.line + 1
+            _record(item, _child(path, index), source)
+
+
+def load_yaml(text: str, file: Path | None) -> tuple[Any, SourceMap]:
+    """Parse ``text`` and return its data with the line of every key.
+
+    Raises:
+        ConfigError: The text is not valid YAML (with the parser's line) or a
+            mapping repeats a key.
+    """
+    source = SourceMap(file=file, default_line=1)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(f"invalid YAML: {problem}", file=file, line=line) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {exc}", file=file) from None
+    if node is not None:
+        _record(node, "", source)
+    return data, source

@@ -1,0 +1,293 @@
+"""One accepted WebSocket connection, as handlers see it.
+
+Everything a connection sends leaves through :meth:`Connection._write`, the
+single outbound seam (a ``send``, its share of a broadcast), then the
+connection's :class:`~mockws.wire.outbox.Outbox`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from aiohttp import web
+
+from ..observe.events import ConnectionClosed, ConnectionOpened, message_out
+from ..wire.close import close_payload, encode_close_reason
+from ..wire.codec import encode_message
+from ..wire.deflate import Deflater
+from ..wire.frames import Opcode, build_frame
+from ..wire.outbox import Outbox
+
+if TYPE_CHECKING:
+    from .hub import Hub
+
+__all__ = ["CLOSE_GRACE", "Connection", "EndpointView", "connection_closed", "connection_opened"]
+
+log = logging.getLogger("mockws.connection")
+
+# Seconds a failed connection's socket is kept for the client to read its close frame.
+CLOSE_GRACE = 5.0
+
+
+class EndpointView(Protocol):
+    """What a connection knows of the endpoint that accepted it."""
+
+    @property
+    def pattern(self) -> str:
+        """The endpoint's URL pattern as configured."""
+        ...
+
+    def mask(self, path_qs: str) -> str:
+        """Return ``path_qs`` with this endpoint's secret query values masked."""
+        ...
+
+
+class Connection:
+    """A client connected to one endpoint.
+
+    Handlers receive it in every hook. Attributes that describe the client
+    (``id``, ``path``, ``params``, ``query``, ``request``) are fixed; ``state``,
+    ``user_id`` and ``auth_data`` are the handler's to use, and survive a
+    hot reload of the handler module.
+    """
+
+    # No per-connection __dict__: idle memory (handlers keep their data in ``state``).
+    __slots__ = (
+        "id",
+        "hub",
+        "_endpoint",
+        "path",
+        "params",
+        "query",
+        "request",
+        "auth_data",
+        "_user_id",
+        "state",
+        "subprotocol",
+        "connected_at",
+        "messages_in",
+        "messages_out",
+        "_socket",
+        "_outbox",
+        "_events",
+        "_deflater",
+        "_closing",
+        "close_code",
+        "close_reason",
+    )
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        hub: Hub,
+        endpoint: EndpointView,
+        request: web.Request,
+        socket: web.WebSocketResponse,
+        outbox: Outbox,
+        params: Mapping[str, str],
+        query: Mapping[str, str],
+        deflater: Deflater | None = None,
+    ) -> None:
+        self.id = conn_id
+        self.hub = hub
+        self._endpoint = endpoint
+        self.path = request.path
+        self.params: Mapping[str, str] = params if type(params) is dict else dict(params)
+        self.query = query
+        self.request = request
+        self.auth_data: Any = None
+        self._user_id: str | None = None
+        self.state: dict[str, Any] = {}
+        self.subprotocol: str | None = socket.ws_protocol
+        self.connected_at = time.time()
+        self.messages_in = 0
+        self.messages_out = 0
+        self._socket = socket
+        self._outbox = outbox
+        self._events = hub.events
+        self._deflater = deflater
+        self._closing = False
+        self.close_code: int | None = None
+        self.close_reason = ""
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.id} {self.path}>"
+
+    @property
+    def endpoint(self) -> str:
+        """The pattern of the endpoint this connection was accepted on."""
+        return self._endpoint.pattern
+
+    @property
+    def display_path(self) -> str:
+        """The request path and query with every secret value masked; safe to log or show."""
+        return self._endpoint.mask(self.request.path_qs)
+
+    @property
+    def user_id(self) -> str | None:
+        """The user this connection belongs to (``send_to_user`` finds it by this); settable."""
+        return self._user_id
+
+    @user_id.setter
+    def user_id(self, value: str | None) -> None:
+        previous, self._user_id = self._user_id, value
+        if previous != value:
+            self.hub.user_changed(self, previous)
+
+    @property
+    def rooms(self) -> frozenset[str]:
+        """The rooms this connection is a member of."""
+        return self.hub.rooms_of(self)
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is closing or closed; sends are then ignored."""
+        return self._closing or self._socket.closed
+
+    @property
+    def dropped(self) -> int:
+        """Messages not queued because the client was not reading fast enough."""
+        return self._outbox.dropped
+
+    async def send(self, data: Any) -> bool:
+        """Send one message to this client.
+
+        ``dict``, ``list``, numbers, booleans and ``None`` go as JSON text,
+        ``str`` as text and ``bytes`` as one binary message.
+
+        Returns:
+            True when the message was queued; False when the connection is
+            closed or the client is too far behind to take more.
+        """
+        opcode, payload = encode_message(data)
+        queued = self._write(opcode, payload, None)
+        if queued and self._events.wants_messages:
+            self._events.publish(message_out(self.id, self.endpoint, opcode, payload))
+        return queued
+
+    def _write(self, opcode: int, payload: bytes, frame: bytes | None) -> bool:
+        """Queue an encoded message, reusing ``frame`` when it fits this connection.
+
+        The single outbound seam: ``send`` and the hub's fan-out both come
+        here. A shared ``frame`` is uncompressed; a connection that
+        compresses messages of this size builds its own.
+        """
+        if self._closing:
+            return False
+        deflater = self._deflater
+        if deflater is None or len(payload) < deflater.threshold:
+            deflater = None
+            frame = frame if frame is not None else build_frame(opcode, payload)
+        else:
+            frame = deflater.frame(opcode, payload)
+        if self._outbox.queue(frame):
+            self.messages_out += 1
+            return True
+        if deflater is not None:
+            deflater.forget()
+        return False
+
+    async def broadcast(
+        self, data: Any, rooms: str | Iterable[str] | None = None, include_self: bool = False
+    ) -> int:
+        """Send ``data`` to this endpoint's connections, or to ``rooms``.
+
+        Without ``rooms`` it reaches every connection of this connection's
+        endpoint; with rooms, every member of any listed room, once each.
+
+        Returns:
+            How many connections the message was queued for.
+        """
+        return await self.hub.broadcast(
+            data,
+            rooms=rooms,
+            exclude=None if include_self else self,
+            endpoint=None if rooms else self.endpoint,
+        )
+
+    def join(self, room: str) -> None:
+        """Add this connection to ``room``; joining twice changes nothing."""
+        self.hub.join(self, room)
+
+    def leave(self, room: str) -> None:
+        """Remove this connection from ``room``; leaving twice changes nothing."""
+        self.hub.leave(self, room)
+
+    async def ping(self, payload: bytes = b"") -> None:
+        """Send a PING frame; the client's PONG needs no handling."""
+        if not self.closed:
+            await self._socket.ping(payload)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection with ``code`` and ``reason``; later calls do nothing."""
+        if self._closing:
+            return
+        self._closing = True
+        self.close_code = code
+        self.close_reason = reason
+        self._outbox.flush()
+        await self._socket.close(code=code, message=encode_close_reason(reason))
+
+    def fail(self, code: int, reason: str) -> bool:
+        """Close now with ``code``, without waiting for the client's close frame.
+
+        RFC 6455 section 7.1.7: an endpoint that must fail the connection
+        sends a close frame if it can and closes TCP without waiting for the
+        peer's. Used for clients that stop reading and clients that break a
+        limit. The close frame goes out after whatever is already queued; the
+        socket closes once that is sent, or is dropped :data:`CLOSE_GRACE`
+        seconds later. ``on_close`` then sees ``code`` and ``reason``.
+
+        Returns:
+            False when the connection was already closing.
+        """
+        if self._closing:
+            return False
+        self._closing = True
+        self.close_code, self.close_reason = code, reason
+        log.warning("%s: closing with %d: %s", self.id, code, reason)
+        self._outbox.fail(build_frame(Opcode.CLOSE, close_payload(code, reason)), CLOSE_GRACE)
+        return True
+
+    def abort(self) -> None:
+        """Drop the TCP connection now, discarding what the client has not read."""
+        self._closing = True
+        self._outbox.abort()
+
+    def record_close(self, code: int, reason: str = "") -> None:
+        """Record how the socket ended, unless a close code was chosen before."""
+        if self.close_code is None:
+            self.close_code, self.close_reason = code, reason
+
+    def finish(self, code: int, reason: str = "") -> None:
+        """Record how the socket ended (see :meth:`record_close`); no more sends from now on."""
+        self.record_close(code, reason)
+        self._closing = True
+
+
+def connection_opened(conn: Connection) -> ConnectionOpened:
+    """Describe ``conn`` as it has just been registered; secrets in its query are masked."""
+    return ConnectionOpened(
+        conn_id=conn.id,
+        endpoint=conn.endpoint,
+        path=conn.display_path,
+        remote=conn.request.remote,
+        user=conn.user_id,
+        subprotocol=conn.subprotocol,
+    )
+
+
+def connection_closed(conn: Connection) -> ConnectionClosed:
+    """Describe ``conn`` once it has closed."""
+    return ConnectionClosed(
+        conn_id=conn.id,
+        endpoint=conn.endpoint,
+        code=conn.close_code,
+        reason=conn.close_reason,
+        messages_in=conn.messages_in,
+        messages_out=conn.messages_out,
+    )

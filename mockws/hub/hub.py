@@ -1,0 +1,231 @@
+"""The registry of live connections and rooms, and message fan-out.
+
+A broadcast encodes its message once into a
+:class:`~mockws.hub.broker.Publication` and hands it to the broker, which
+gives it back to :meth:`Hub.deliver` for this process's connections (and,
+for a shared broker, to the other processes). Delivery frames the message
+once and queues the same bytes for every recipient; it never waits on a
+recipient, so a slow client cannot hold up the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from ..observe.events import EventBus, RoomJoined, RoomLeft, message_out
+from ..wire.codec import encode_message
+from ..wire.frames import build_frame
+from .broker import Broker, InProcessBroker, Publication
+from .connection import Connection
+
+__all__ = ["Hub"]
+
+Exclude = Connection | str | Iterable[Connection | str] | None
+_NO_ROOMS: frozenset[str] = frozenset()
+
+
+class _RoomsView(Mapping[str, frozenset[Connection]]):
+    """Read-only view of room name -> members, built on access."""
+
+    def __init__(self, rooms: dict[str, dict[Connection, None]]) -> None:
+        self._rooms = rooms
+
+    def __getitem__(self, room: str) -> frozenset[Connection]:
+        return frozenset(self._rooms[room])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._rooms))
+
+    def __len__(self) -> int:
+        return len(self._rooms)
+
+
+def _excluded_ids(exclude: Exclude) -> frozenset[str]:
+    if exclude is None:
+        return frozenset()
+    if isinstance(exclude, (Connection, str)):
+        exclude = (exclude,)
+    return frozenset(item.id if isinstance(item, Connection) else item for item in exclude)
+
+
+def _add(index: dict[str, dict[Connection, None]], key: str, conn: Connection) -> None:
+    index.setdefault(key, {})[conn] = None
+
+
+def _discard(index: dict[str, dict[Connection, None]], key: str, conn: Connection) -> None:
+    members = index.get(key)
+    if members is not None:
+        members.pop(conn, None)
+        if not members:
+            del index[key]
+
+
+class Hub:
+    """Every live connection of one server, its rooms, and broadcast.
+
+    Args:
+        broker: Carries publications to every process that shares it; by
+            default an :class:`~mockws.hub.broker.InProcessBroker`.
+    """
+
+    def __init__(self, broker: Broker | None = None) -> None:
+        self._connections: dict[str, Connection] = {}
+        self._by_endpoint: dict[str, dict[Connection, None]] = {}
+        self._by_user: dict[str, dict[Connection, None]] = {}
+        self._rooms: dict[str, dict[Connection, None]] = {}
+        # Only connections that joined a room have an entry: idle memory.
+        self._memberships: dict[Connection, set[str]] = {}
+        self.connections: Mapping[str, Connection] = MappingProxyType(self._connections)
+        self.rooms: Mapping[str, frozenset[Connection]] = _RoomsView(self._rooms)
+        self.events = EventBus()
+        self.broker: Broker = broker if broker is not None else InProcessBroker()
+        self.broker.attach(self)
+
+    def get(self, conn_id: str) -> Connection | None:
+        """Return the live connection with id ``conn_id``, or None."""
+        return self._connections.get(conn_id)
+
+    def register(self, conn: Connection) -> None:
+        """Make ``conn`` reachable by id, endpoint and user (after authentication)."""
+        self._connections[conn.id] = conn
+        _add(self._by_endpoint, conn.endpoint, conn)
+        if conn.user_id is not None:
+            _add(self._by_user, conn.user_id, conn)
+        self.broker.registered(conn.id, conn.endpoint)
+
+    def unregister(self, conn: Connection) -> None:
+        """Remove ``conn`` from its rooms (unreported), then from every index."""
+        for room in self._memberships.pop(conn, ()):
+            _discard(self._rooms, room, conn)
+            self.broker.left(conn.id, room)
+        if self._connections.pop(conn.id, None) is None:
+            return
+        _discard(self._by_endpoint, conn.endpoint, conn)
+        if conn.user_id is not None:
+            _discard(self._by_user, conn.user_id, conn)
+        self.broker.unregistered(conn.id)
+
+    def user_changed(self, conn: Connection, previous: str | None) -> None:
+        """Re-index ``conn`` after its ``user_id`` changed from ``previous``."""
+        if self._connections.get(conn.id) is not conn:
+            return
+        if previous is not None:
+            _discard(self._by_user, previous, conn)
+        if conn.user_id is not None:
+            _add(self._by_user, conn.user_id, conn)
+
+    def rooms_of(self, conn: Connection) -> frozenset[str]:
+        """Return the rooms ``conn`` is a member of."""
+        rooms = self._memberships.get(conn)
+        return frozenset(rooms) if rooms else _NO_ROOMS
+
+    def join(self, conn: Connection, room: str) -> None:
+        """Add ``conn`` to ``room``; joining twice changes nothing.
+
+        Raises:
+            ValueError: ``room`` is not a non-empty string.
+        """
+        if not isinstance(room, str) or not room:
+            raise ValueError(f"a room name must be a non-empty string, got {room!r}")
+        rooms = self._memberships.setdefault(conn, set())
+        if room in rooms:
+            return
+        rooms.add(room)
+        _add(self._rooms, room, conn)
+        self.broker.joined(conn.id, room)
+        if self.events.active:
+            self.events.publish(RoomJoined(conn_id=conn.id, room=room))
+
+    def leave(self, conn: Connection, room: str) -> None:
+        """Remove ``conn`` from ``room``; leaving twice changes nothing."""
+        rooms = self._memberships.get(conn)
+        if rooms is None or room not in rooms:
+            return
+        rooms.discard(room)
+        if not rooms:
+            del self._memberships[conn]
+        _discard(self._rooms, room, conn)
+        self.broker.left(conn.id, room)
+        if self.events.active:
+            self.events.publish(RoomLeft(conn_id=conn.id, room=room))
+
+    def _targets(self, publication: Publication) -> Iterable[Connection]:
+        rooms, endpoint = publication.rooms, publication.endpoint
+        if publication.user is not None:
+            return self._by_user.get(publication.user, {})
+        if rooms is None:
+            # Delivery is synchronous, so the live collections can be iterated.
+            if endpoint is None:
+                return self._connections.values()
+            return self._by_endpoint.get(endpoint, {})
+        unique: dict[Connection, None] = {}
+        for room in rooms:
+            unique.update(self._rooms.get(room, {}))
+        if endpoint is None:
+            return unique
+        return [conn for conn in unique if conn.endpoint == endpoint]
+
+    def deliver(self, publication: Publication) -> int:
+        """Queue ``publication`` for this process's matching connections; return how many.
+
+        The broker calls it, for this process's publications and others'.
+        The frame is built once and shared by every recipient that does not
+        compress.
+        """
+        frame = build_frame(publication.opcode, publication.payload)
+        excluded = publication.exclude
+        opcode, payload = publication.opcode, publication.payload
+        reached = 0
+        for conn in self._targets(publication):
+            if excluded and conn.id in excluded:
+                continue
+            if conn._write(opcode, payload, frame):
+                reached += 1
+        return reached
+
+    async def broadcast(
+        self,
+        data: Any,
+        rooms: str | Iterable[str] | None = None,
+        exclude: Exclude = None,
+        endpoint: str | None = None,
+    ) -> int:
+        """Send ``data`` to many connections, each at most once.
+
+        Args:
+            data: What ``Connection.send`` accepts; it is encoded once.
+            rooms: Only members of these rooms (a name or names); None for all.
+            exclude: A connection or id, or several, to leave out.
+            endpoint: Only connections of the endpoint with this pattern.
+
+        Returns:
+            How many connections the message was queued for. Closed
+            connections and clients too far behind to take more are skipped.
+        """
+        opcode, payload = encode_message(data)
+        room_names = None if rooms is None else (rooms,) if isinstance(rooms, str) else tuple(rooms)
+        publication = Publication(
+            opcode, payload, rooms=room_names, endpoint=endpoint, exclude=_excluded_ids(exclude)
+        )
+        reached = self.broker.publish(publication)
+        if self.events.wants_messages:
+            self.events.publish(
+                message_out(None, endpoint, opcode, payload, recipients=reached, rooms=room_names)
+            )
+        return reached
+
+    async def send_to_user(self, user_id: str, data: Any) -> int:
+        """Send ``data`` to every connection whose ``user_id`` is ``user_id``.
+
+        Returns:
+            How many connections the message was queued for.
+        """
+        opcode, payload = encode_message(data)
+        reached = self.broker.publish(Publication(opcode, payload, user=user_id))
+        if self.events.wants_messages:
+            self.events.publish(
+                message_out(None, None, opcode, payload, recipients=reached, user=user_id)
+            )
+        return reached

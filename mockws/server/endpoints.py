@@ -1,0 +1,95 @@
+"""The running form of each configured endpoint, and loading them from a config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..auth.base import Authenticator
+from ..auth.build import build_authenticator
+from ..config.model import Config, EndpointConfig, JwtConfig
+from ..errors import HandlerError, MockwsError
+from ..hooks.loader import HandlerSlot, load_handler
+from ..hooks.pipeline import Stage, handler_stage
+from ..hooks.timer import HookTimer
+from ..observe.redact import SECRET_QUERY_PARAMS, mask_query
+
+__all__ = ["Endpoint", "load_endpoints"]
+
+
+@dataclass(eq=False)
+class Endpoint:
+    """An endpoint's validated config, its loaded handler and its message pipeline.
+
+    Attributes:
+        config: The endpoint's settings.
+        handler: The handler module, swapped in place on reload.
+        auth: Decides whether an upgrade may connect; None accepts all.
+        stages: What each incoming message passes through, in order; by
+            default only the handler's ``on_message``.
+    """
+
+    config: EndpointConfig
+    handler: HandlerSlot
+    auth: Authenticator | None = None
+    stages: tuple[Stage, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not self.stages:
+            self.stages = (handler_stage(self.handler),)
+
+    @property
+    def pattern(self) -> str:
+        """The endpoint's URL pattern as configured."""
+        return self.config.pattern
+
+    @property
+    def secret_param(self) -> str | None:
+        """The query parameter this endpoint's authentication reads a secret from, if any."""
+        return self.auth.query_param if self.auth is not None else None
+
+    def mask(self, path_qs: str) -> str:
+        """Return ``path_qs`` with secret query values masked, this endpoint's token included."""
+        names: frozenset[str] = SECRET_QUERY_PARAMS
+        if self.secret_param:
+            names = names | {self.secret_param}
+        return mask_query(path_qs, names)
+
+
+def load_endpoints(
+    config: Config, slots: dict[str, HandlerSlot] | None = None, timer: HookTimer | None = None
+) -> list[Endpoint]:
+    """Import every endpoint's handler and return the endpoints in config order.
+
+    Endpoints naming the same module share one :class:`HandlerSlot`.
+
+    Args:
+        config: A validated config.
+        slots: Modules already loaded, by name; new ones are added to it.
+        timer: Times the hooks of newly loaded modules (default: one with
+            the config's ``limits.slow_hook_warning``).
+
+    Raises:
+        ConfigError: A handler cannot be imported; the error names the
+            config key and, after it, the handler's own file and line.
+    """
+    slots = {} if slots is None else slots
+    timer = timer if timer is not None else HookTimer(config.limits.slow_hook_warning)
+    endpoints = []
+    for endpoint_config in config.endpoints:
+        try:
+            module = load_handler(endpoint_config.handler, config.base_dir)
+        except HandlerError as exc:
+            key = f"{config.endpoint_key(endpoint_config)}.handler"
+            raise config.error(key, f"cannot load {endpoint_config.handler!r}: {exc}") from None
+        slot = slots.get(module.__name__)
+        if slot is None:
+            slot = slots[module.__name__] = HandlerSlot(endpoint_config.handler, module, timer)
+        try:
+            auth = build_authenticator(endpoint_config, slot, slots, config.base_dir)
+        except MockwsError as exc:
+            key = f"{config.endpoint_key(endpoint_config)}.authenticate"
+            if isinstance(endpoint_config.authenticate, JwtConfig):
+                key += ".jwt"
+            raise config.error(key, str(exc)) from None
+        endpoints.append(Endpoint(endpoint_config, slot, auth))
+    return endpoints

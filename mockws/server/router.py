@@ -1,0 +1,59 @@
+"""First-match-wins routing of request paths to endpoints; pure, no aiohttp."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from ..config.patterns import CompiledPattern, compile_distinct, normalize_prefix
+
+__all__ = ["RouteMatch", "Router"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RouteMatch(Generic[T]):
+    """The target of a matched path and the parameters it captured."""
+
+    target: T
+    params: Mapping[str, str]
+
+
+class Router(Generic[T]):
+    """First-match-wins routing of request paths to targets.
+
+    Args:
+        prefix: Prepended to every pattern (``""`` for none).
+        routes: ``(pattern, target)`` pairs in priority order.
+
+    Raises:
+        PatternError: A pattern is malformed or two patterns have the same
+            shape (they would match the same paths).
+    """
+
+    def __init__(self, prefix: str, routes: Iterable[tuple[str, T]]) -> None:
+        self.prefix = normalize_prefix(prefix)
+        pairs = list(routes)
+        compiled = compile_distinct(pattern for pattern, _ in pairs)
+        self._routes: list[tuple[CompiledPattern, T]] = [
+            (pattern, target) for pattern, (_, target) in zip(compiled, pairs, strict=True)
+        ]
+
+    def __len__(self) -> int:
+        return len(self._routes)
+
+    def match(self, path: str) -> RouteMatch[T] | None:
+        """Return the first route whose pattern matches ``path``, or None."""
+        if self.prefix:
+            if not path.startswith(self.prefix):
+                return None
+            path = path[len(self.prefix) :]
+            if not path:
+                path = "/"
+        for compiled, target in self._routes:
+            params = compiled.match(path)
+            if params is not None:
+                return RouteMatch(target, params)
+        return None
