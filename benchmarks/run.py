@@ -24,7 +24,7 @@ from typing import Any
 
 from . import report, scenarios
 from .peers import HANDLERS, JWT_SECRET, ROOT, Peer, ServerProcess, all_peers
-from .procstat import cpu_seconds
+from .procstat import cpu_seconds, wait_until_quiet
 from .scenarios import FULL, QUICK, Profile, Row
 
 __all__ = ["main"]
@@ -126,7 +126,8 @@ def _measure_peer(
         ]
         for scenario, step in steps:
             if scenario in wanted:
-                _log(f"{peer.name}: {scenario}")
+                waited = wait_until_quiet(pid)
+                _log(f"{peer.name}: {scenario} (server quiet after {waited:.1f}s)")
                 _attempt(rows, scenario, peer.name, step)
     return rows
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .loadgen import Workers
-from .procstat import cpu_seconds, rss_bytes
+from .procstat import cpu_seconds, rss_bytes, wait_until_quiet
 
 __all__ = ["Profile", "Row", "broadcast", "echo", "handshakes", "idle_memory", "slow_reader"]
 
@@ -103,6 +103,7 @@ def echo(pid: int, port: int, profile: Profile, server: str, loop: str) -> Row:
     with Workers("echo", [{**one, "rounds": profile.echo_rounds} for one in params], loop) as w:
         w.gather(timeout=120)
         for _ in range(profile.echo_rounds):
+            wait_until_quiet(pid)
             cpu_before, started = cpu_seconds(pid), time.monotonic()
             w.send("go")
             results = w.gather(timeout=300)
@@ -151,6 +152,7 @@ def broadcast(pid: int, port: int, profile: Profile, server: str, loop: str) -> 
     """Scenario 2: one sender, N room members; per delivered message CPU and latency."""
     rows = []
     for clients, messages in profile.fanouts:
+        wait_until_quiet(pid)
         params = [
             {"port": port, "path": "/room", "clients": n, "deadline": 600.0}
             for n in _split(clients, profile.client_processes)
@@ -170,6 +172,7 @@ def broadcast(pid: int, port: int, profile: Profile, server: str, loop: str) -> 
             if clients == profile.paced[0]:
                 phases.append(("paced", profile.paced[1], profile.paced[2]))
             for name, count, interval in phases:
+                wait_until_quiet(pid)
                 cpu_before = cpu_seconds(pid)
                 result = _phase(receivers, sender, name, count, interval, 240.0)
                 cpu = cpu_seconds(pid) - cpu_before
