@@ -13,8 +13,10 @@ LAZY_MODULES = (
     "watchfiles",
     "uvloop",
     "mockws.testing",
-    "mockws.tokens",
-    "mockws.scaffold",
+    "mockws.cli.token",
+    "mockws.cli.init",
+    "mockws.auth.jwt",
+    "mockws.reload.reloader",
 )
 
 

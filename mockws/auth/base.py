@@ -12,13 +12,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from ..wire.close import CloseCode, encode_close_reason
 
 __all__ = ["AuthResult", "Authenticator", "authenticate", "coerce_result", "refuse"]
+
+if TYPE_CHECKING:
+    from ..hooks.loader import HandlerSlot
 
 log = logging.getLogger("mockws.auth")
 
@@ -92,10 +95,13 @@ class Authenticator:
         name: How log lines name it.
         query_param: The query parameter holding a secret, removed from
             ``conn.query`` and masked in logs; None if it reads none.
+        slot: The user's module that holds the function, if any; it reloads
+            like a handler.
     """
 
     name = "authenticate"
     query_param: str | None = None
+    slot: HandlerSlot | None = None
 
     async def __call__(self, request: web.Request) -> AuthResult:
         """Return the decision about ``request``; may raise on a bug."""

@@ -26,16 +26,17 @@ class CallableAuthenticator(Authenticator):
     """
 
     def __init__(self, slot: HandlerSlot, function: str) -> None:
-        self._slot = slot
+        self.slot: HandlerSlot = slot
         self._function = function
         self.name = f"{slot.spec}:{function}"
 
     async def __call__(self, request: web.Request) -> AuthResult:
         """Call the function and coerce its answer into an AuthResult."""
-        function = self._slot.hook(self._function)
+        slot = self.slot
+        function = slot.hook(self._function)
         if function is None:
-            raise AuthError(f"{self._slot.spec} has no function {self._function!r} any more")
-        return coerce_result(await self._slot.call(function, request))
+            raise AuthError(f"{slot.spec} has no function {self._function!r} any more")
+        return coerce_result(await slot.call(function, request))
 
 
 def build_authenticator(

@@ -31,15 +31,18 @@ from .timer import HookTimer
 
 __all__ = ["HandlerSlot", "SysPathLease", "import_failure", "load_handler"]
 
-# sys.path is the process's; this counts who holds each folder on it.
+# sys.path is the process's: count who holds each folder, and remember which
+# entries mockws put there (only those does it take away again).
 _path_holders: Counter[str] = Counter()
+_path_inserted: set[str] = set()
 
 
 class SysPathLease:
-    """Keeps a folder first on ``sys.path`` while held; usable as a context manager.
+    """Keeps a folder on ``sys.path`` while held; usable as a context manager.
 
-    The folder is inserted by the first holder and removed when the last
-    one releases it, unless it was on ``sys.path`` before mockws put it there.
+    A holder that finds the folder missing puts it first; when the last
+    holder lets go, mockws removes the entry if it put it there, and leaves
+    an entry someone else made.
 
     Args:
         folder: The config folder handlers import from.
@@ -50,25 +53,26 @@ class SysPathLease:
         self._held = False
 
     def acquire(self) -> None:
-        """Put the folder on ``sys.path`` (once per lease)."""
+        """Put the folder on ``sys.path`` if it is not there (once per lease)."""
         if self._held:
             return
         self._held = True
-        if _path_holders[self.entry] == 0 and self.entry in sys.path:
-            # Someone else's entry: count it as held forever, never remove it.
-            _path_holders[self.entry] += 1
-        if _path_holders[self.entry] == 0:
-            sys.path.insert(0, self.entry)
         _path_holders[self.entry] += 1
+        if self.entry not in sys.path:
+            sys.path.insert(0, self.entry)
+            _path_inserted.add(self.entry)
 
     def release(self) -> None:
-        """Let go of the folder; the last holder takes it off ``sys.path``."""
+        """Let go of the folder; the last holder takes mockws's entry off ``sys.path``."""
         if not self._held:
             return
         self._held = False
         _path_holders[self.entry] -= 1
-        if _path_holders[self.entry] <= 0:
-            del _path_holders[self.entry]
+        if _path_holders[self.entry] > 0:
+            return
+        del _path_holders[self.entry]
+        if self.entry in _path_inserted:
+            _path_inserted.discard(self.entry)
             if self.entry in sys.path:
                 sys.path.remove(self.entry)
 

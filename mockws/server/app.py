@@ -177,7 +177,8 @@ class MockServer:
         plan = plan_reconfig(self.endpoints, load_endpoints(config, slots, self.timer))
         doomed = [conn for conn in self.hub.connections.values() if conn.endpoint in plan.close]
         self._install(config, plan.endpoints)
-        in_use = set(self.handler_slots())
+        # Authenticate modules too: the reloader follows every slot listed here.
+        in_use = {slot for endpoint in self.endpoints for slot in endpoint.modules}
         self.slots = {name: slot for name, slot in slots.items() if slot in in_use}
         for slot in plan.start_background:
             self.background.start(slot)

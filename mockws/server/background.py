@@ -56,7 +56,7 @@ class BackgroundTasks:
         _, pending = await asyncio.wait({task}, timeout=self.grace)
         if pending:
             log.warning(
-                "%s: background task ignored cancellation for %.0fs; abandoned",
+                "%s: background task ignored cancellation for %gs; abandoned",
                 slot.spec,
                 self.grace,
             )

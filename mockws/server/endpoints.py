@@ -43,6 +43,14 @@ class Endpoint:
         return self.config.pattern
 
     @property
+    def modules(self) -> tuple[HandlerSlot, ...]:
+        """The user modules this endpoint runs: its handler, and an authenticate module."""
+        auth_slot = self.auth.slot if self.auth is not None else None
+        if auth_slot is None or auth_slot is self.handler:
+            return (self.handler,)
+        return (self.handler, auth_slot)
+
+    @property
     def secret_param(self) -> str | None:
         """The query parameter this endpoint's authentication reads a secret from, if any."""
         return self.auth.query_param if self.auth is not None else None
