@@ -3,6 +3,11 @@
 Verification accepts only the endpoint's configured ``algorithms``, never the
 one a token names, so neither an ``alg: none`` token nor an HMAC token signed
 with a published RSA public key can pass.
+
+Verifying leans on a few parts of PyJWT that are not its documented API, to
+prepare each endpoint's key once rather than at every handshake; they are
+gathered in one marked section below, each naming the PyJWT source it relies
+on, with contract tests in ``tests/auth/test_jwt.py``.
 """
 
 from __future__ import annotations
@@ -79,6 +84,31 @@ def _verification_key(settings: JwtConfig) -> str | bytes:
     return key
 
 
+# --- PyJWT internals: every reliance of mockws on them, and nothing else -------------
+#
+# Read against PyJWT 2.15; tests/auth/test_jwt.py has a contract test for each
+# point below that fails naming ``jwt.__version__`` and the code to revisit.
+#
+# 1. jwt/api_jwt.py ``PyJWT.__init__`` builds its own ``PyJWS`` as the private
+#    attribute ``_jws``, and ``PyJWT.decode`` -> ``decode_complete`` verifies the
+#    signature through ``self._jws.decode_complete``, passing the caller's key
+#    object on unchanged.
+# 2. jwt/api_jws.py ``PyJWS.register_algorithm`` refuses a name that is already
+#    registered (hence ``unregister_algorithm`` first); both change only that
+#    instance's table, never the module-level ``jwt.encode`` / ``jwt.decode``.
+# 3. jwt/api_jws.py ``PyJWS.decode_complete`` -> ``_verify_signature``, once the
+#    token's ``alg`` is among ``algorithms``, takes the algorithm object from
+#    that instance's table (``get_algorithm_by_name``) and calls only
+#    ``prepare_key(key)`` with the very key object given to decode, then
+#    ``check_key_length(prepared)`` with what ``prepare_key`` returned (a message
+#    becomes an ``InsecureKeyLengthWarning``), then ``verify(signing_input,
+#    prepared, signature)``. :class:`_FixedKey` answers the first two from what
+#    it prepared once, recognising the endpoint's key and prepared key by identity.
+# 4. jwt/algorithms.py ``Algorithm``'s abstract methods are ``prepare_key``,
+#    ``sign``, ``verify``, ``to_jwk`` and ``from_jwk``: :class:`_FixedKey`
+#    implements exactly those.
+
+
 class _FixedKey(Algorithm):
     """One algorithm whose verification key is prepared and length-checked once.
 
@@ -119,6 +149,22 @@ class _FixedKey(Algorithm):
         raise NotImplementedError
 
 
+def _fixed_key_decoder(
+    required_claims: tuple[str, ...], algorithms: tuple[str, ...], key: str | bytes
+) -> jwt.PyJWT:
+    """Return a decoder whose ``algorithms`` use ``key`` prepared once (points 1 to 3 above)."""
+    decoder = jwt.PyJWT({"require": list(required_claims)})
+    jws = decoder._jws
+    for name in algorithms:
+        fixed = _FixedKey(_algorithm(name), key)
+        jws.unregister_algorithm(name)
+        jws.register_algorithm(name, fixed)
+    return decoder
+
+
+# --- end of the PyJWT internals -----------------------------------------------------
+
+
 class JwtVerifier:
     """Verifies tokens against one endpoint's JWT settings.
 
@@ -134,12 +180,7 @@ class JwtVerifier:
         self.settings = settings
         self._key = _verification_key(settings)
         # Everything but the token is fixed per endpoint: build it once.
-        self._jwt = jwt.PyJWT({"require": list(settings.required_claims)})
-        jws = self._jwt._jws
-        for name in settings.algorithms:
-            fixed = _FixedKey(_algorithm(name), self._key)
-            jws.unregister_algorithm(name)
-            jws.register_algorithm(name, fixed)
+        self._jwt = _fixed_key_decoder(settings.required_claims, settings.algorithms, self._key)
         self._algorithms = list(settings.algorithms)
 
     def verify(self, token: str) -> dict[str, Any]:
