@@ -1,4 +1,4 @@
-"""Authentication of upgrade requests (mockws/auth.py, mockws/jwt_auth.py) over real sockets."""
+"""Authentication of upgrade requests (mockws/auth/) over real sockets."""
 
 from __future__ import annotations
 
