@@ -1,10 +1,10 @@
 """Bad input over raw sockets: the right close code or HTTP answer, and others keep being served.
 
-Bad config is covered in tests/test_config.py: malformed YAML
+Bad config is covered in tests/config/test_load.py: malformed YAML
 (``dev.yaml:3: invalid YAML``), valid YAML with wrong keys and types
 (test_config_errors_name_file_line_and_key), a handler that raises at import
 (test_handler_that_raises_at_import). Non-JSON text on a parse_json endpoint
-arriving as ``str`` is pinned by tests/test_server.py
+arriving as ``str`` is pinned by tests/server/test_app.py
 (test_binary_text_and_json_round_trip); here it is checked not to close the
 connection.
 """

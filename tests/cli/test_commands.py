@@ -1,4 +1,4 @@
-"""The command line: serve in a real process, check, exit codes (mockws/cli.py)."""
+"""The command line: serve in a real process, check, exit codes (mockws/cli/commands.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`mockws init` writes a starter that works at once (mockws/scaffold.py)."""
+"""`mockws init` writes a starter that works at once (mockws/cli/init.py)."""
 
 from __future__ import annotations
 

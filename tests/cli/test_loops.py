@@ -1,4 +1,4 @@
-"""Event loop choice for `mockws serve` (mockws/loops.py) and the --loop option."""
+"""Event loop choice for `mockws serve` (mockws/cli/loops.py) and the --loop option."""
 
 from __future__ import annotations
 

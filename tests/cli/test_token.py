@@ -1,4 +1,4 @@
-"""``mockws token`` (mockws/cli.py, mockws/tokens.py, mockws/jwt_auth.py)."""
+"""``mockws token`` (mockws/cli/commands.py, mockws/cli/token.py, mockws/auth/jwt.py)."""
 
 from __future__ import annotations
 

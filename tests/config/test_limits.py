@@ -1,4 +1,4 @@
-"""Limit settings in the config (mockws/limits.py): defaults, parsing, errors."""
+"""Limit settings in the config (mockws/config/limits.py): defaults, parsing, errors."""
 
 from __future__ import annotations
 

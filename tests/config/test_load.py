@@ -1,4 +1,4 @@
-"""Config loading and validation (mockws/config.py, mockws/yamlsource.py)."""
+"""Config loading and validation (mockws/config/load.py, mockws/config/yaml_source.py)."""
 
 from __future__ import annotations
 

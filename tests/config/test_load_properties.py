@@ -1,6 +1,6 @@
-"""Property-based tests of the config loader (mockws/config.py, mockws/yamlsource.py).
+"""Property-based tests of the config loader (mockws/config/load.py, mockws/config/yaml_source.py).
 
-Pattern compilation and matching have theirs in tests/test_router.py.
+Pattern compilation and matching have theirs in tests/server/test_router.py.
 Run longer with ``HYPOTHESIS_PROFILE=fuzz``.
 """
 

@@ -1,4 +1,4 @@
-"""Rooms, broadcast and send_to_user over real sockets (mockws/hub.py)."""
+"""Rooms, broadcast and send_to_user over real sockets (mockws/hub/hub.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Log lines per connection event and per message (mockws/eventlog.py, mockws/logformat.py)."""
+"""Log lines per connection event and per message (mockws/observe/eventlog.py, logging.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Connection limits: HTTP 503 before the upgrade (mockws/admission.py)."""
+"""Connection limits: HTTP 503 before the upgrade (mockws/server/handshake.py)."""
 
 from __future__ import annotations
 

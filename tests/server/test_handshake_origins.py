@@ -1,4 +1,4 @@
-"""The Origin policy (mockws/origins.py), alone and on real upgrades."""
+"""The Origin policy (mockws/server/handshake.py), alone and on real upgrades."""
 
 from pathlib import Path
 

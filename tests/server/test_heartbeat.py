@@ -1,4 +1,4 @@
-"""Heartbeat pings and timeouts (mockws/heartbeat.py, mockws/session.py) over real sockets."""
+"""Heartbeat pings and timeouts over real sockets (mockws/server/session.py, aiohttp_compat.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Header size (431) and handshake timeout at the listening socket (mockws/listener.py)."""
+"""Header size (431) and handshake timeout at the listening socket (mockws/server/listener.py)."""
 
 from __future__ import annotations
 

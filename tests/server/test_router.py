@@ -1,4 +1,4 @@
-"""Pattern compilation and first-match routing (mockws/router.py)."""
+"""Pattern compilation and first-match routing (mockws/server/router.py)."""
 
 import pytest
 from hypothesis import given

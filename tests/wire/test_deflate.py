@@ -1,4 +1,4 @@
-"""permessage-deflate per message (mockws/deflate.py), checked on raw frames."""
+"""permessage-deflate per message (mockws/wire/deflate.py), checked on raw frames."""
 
 from __future__ import annotations
 

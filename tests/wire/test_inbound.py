@@ -1,4 +1,4 @@
-"""Fragment and incoming-queue limits (mockws/inbound.py)."""
+"""Fragment and incoming-queue limits (mockws/wire/inbound.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The frame-once, corked broadcast path, read as raw bytes (mockws/outbox.py, hub._deliver)."""
+"""The frame-once, corked broadcast path, read as raw bytes (mockws/wire/outbox.py, Hub.deliver)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def compact(value: object) -> bytes:
 async def server(write: WriteFile) -> AsyncIterator[RunningServer]:
     write("burst.py", BURST_HANDLER)
     # No slow-client close here: these tests look at the outbox bound alone
-    # (tests/test_slowclient.py covers the 1008 close).
+    # (tests/wire/test_slowclient.py covers the 1008 close).
     patient = {"slow_client_timeout": 0, "slow_client_max_dropped": 0}
     config = {"endpoints": [endpoint("/r", "burst.py", limits=patient), endpoint("/s", "burst.py")]}
     async with run_server(config, base_dir=write("x.txt", "").parent) as running:
