@@ -27,6 +27,7 @@ import aiohttp
 from .admin import attach_admin
 from .config.load import config_from_mapping, load_config
 from .config.model import Config
+from .hub.broker import Broker
 from .hub.hub import Hub
 from .reload.reloader import Reloader, ReloadReport, attach_reloader
 from .server.app import MockServer
@@ -283,6 +284,7 @@ async def run_server(
     timeout: float = DEFAULT_TIMEOUT,
     reload: bool = False,
     log_messages: bool = False,
+    broker: Broker | None = None,
 ) -> AsyncIterator[RunningServer]:
     """Start a server on a free loopback port for the duration of the block.
 
@@ -293,9 +295,10 @@ async def run_server(
         reload: Watch the handler files (and the config file) and reload
             them in place, as ``mockws serve`` does; off by default.
         log_messages: Log every message in and out (``mockws.message`` logger).
+        broker: The hub's broker (see :mod:`mockws.hub.broker`); in-process by default.
     """
     resolved = replace(_as_config(config, base_dir), host="127.0.0.1", port=0, reload=reload)
-    server = MockServer(resolved, log_messages=log_messages)
+    server = MockServer(resolved, log_messages=log_messages, broker=broker)
     attach_admin(server)
     reloader = attach_reloader(server) if reload else None
     await server.start()

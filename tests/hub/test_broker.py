@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
-from mockws.config.load import config_from_mapping
 from mockws.hub.broker import InProcessBroker, LocalDelivery, Publication
 from mockws.hub.hub import Hub
-from mockws.server.app import MockServer
-from mockws.testing import RunningServer, run_server
+from mockws.testing import run_server
 from mockws.wire.frames import Opcode
 
 from ..helpers import COMMAND_HANDLER, WriteFile, command, endpoint, eventually
@@ -69,24 +63,10 @@ class CountingDelivery:
         return self.reached
 
 
-@asynccontextmanager
-async def serving(project: Path, broker: RecordingBroker) -> AsyncIterator[RunningServer]:
+def serving(project: Path, broker: RecordingBroker) -> Any:
     """A COMMAND_HANDLER server on /a and /b whose hub uses ``broker``."""
-    config = config_from_mapping(
-        {"endpoints": [endpoint("/a", "commands.py"), endpoint("/b", "commands.py")]},
-        base_dir=project,
-    )
-    server = MockServer(replace(config, host="127.0.0.1", port=0, reload=False), broker=broker)
-    await server.start()
-    try:
-        async with aiohttp.ClientSession() as session:
-            running = RunningServer(server, session, timeout=5.0)
-            try:
-                yield running
-            finally:
-                await running.close_clients()
-    finally:
-        await server.stop()
+    config = {"endpoints": [endpoint("/a", "commands.py"), endpoint("/b", "commands.py")]}
+    return run_server(config, base_dir=project, broker=broker)
 
 
 @pytest.fixture
