@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import report, scenarios
+from .features import FeatureContext, feature_targets, run_features
 from .peers import HANDLERS, JWT_SECRET, ROOT, Peer, ServerProcess, all_peers
 from .procstat import cpu_seconds, wait_until_quiet
 from .scenarios import FULL, QUICK, Profile, Row
@@ -303,8 +304,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", default="", help="comma-separated servers to leave out")
     parser.add_argument(
         "--scenarios",
-        default="idle,echo,broadcast,handshake,extras",
-        help="comma-separated subset of idle,echo,broadcast,handshake,extras",
+        default="idle,echo,broadcast,handshake,extras,features",
+        help="comma-separated subset of idle,echo,broadcast,handshake,extras,features",
+    )
+    parser.add_argument(
+        "--features",
+        help="comma-separated feature modules of benchmarks/features to run (default: all)",
     )
     parser.add_argument(
         "--strict",
@@ -343,6 +348,18 @@ def main(argv: list[str] | None = None) -> int:
     if "extras" in wanted and (only is None or "mockws" in only):
         rows += _mockws_extras(configs, profile, out, logs, args.quick)
 
+    if "features" in wanted and (only is None or "mockws" in only):
+        context = FeatureContext(
+            profile=profile,
+            quick=args.quick,
+            out=out,
+            logs=logs,
+            work=out / "work",
+            client_loop=_client_loop(),
+            log=_log,
+        )
+        rows += run_features(context, set(args.features.split(",")) if args.features else None)
+
     environment_info = {
         **env_before,
         "load_average_after": environment(profile)["load_average"],
@@ -350,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         "skipped": skipped,
     }
     table = report.markdown(rows)
-    targets = report.targets_markdown(report.check_targets(rows))
+    targets = report.targets_markdown(report.check_targets(rows) + feature_targets(rows))
     text = f"{table}\n### targets\n\n{targets}\n" + "".join(f"- {line}\n" for line in skipped)
     (out / "results.md").write_text(text, encoding="utf-8")
     report.write_json(out / "results.json", rows, environment_info)
