@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ConfigError
+from .durations import DurationRange, parse_duration, parse_duration_range
 from .yaml_source import SourceMap
 
 __all__ = ["KeyReader", "describe_value", "expand_env"]
@@ -129,6 +130,26 @@ class KeyReader:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise self.error(name, f"expected a number of seconds, got {describe_value(value)}")
         return float(value) if value > 0 else None
+
+    def duration(self, name: str, default: float | None = None) -> float | None:
+        """Return ``name`` as seconds from ``250ms``, ``2s``, ``1m`` or a number."""
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise self.error(name, str(exc)) from None
+
+    def duration_range(self, name: str) -> DurationRange | None:
+        """Return ``name`` as a fixed duration or a ``[low, high]`` range; unset is None."""
+        value = self.raw(name)
+        if value is None:
+            return None
+        try:
+            return parse_duration_range(value)
+        except ValueError as exc:
+            raise self.error(name, str(exc)) from None
 
     def string_list(self, name: str, *, token: bool = False) -> tuple[str, ...] | None:
         """Return ``name`` as strings; one string is a list of one, ``token`` checks the syntax."""

@@ -381,3 +381,21 @@ def test_expand_env_unset_error(monkeypatch: pytest.MonkeyPatch) -> None:
         expand_env("${MOCKWS_TEST_UNSET}", SOURCE, "k")
     assert (caught.value.file, caught.value.line, caught.value.key) == (FILE, 7, "k")
     assert "environment variable MOCKWS_TEST_UNSET is not set" in caught.value.message
+
+
+def test_duration_errors_name_the_key_and_line() -> None:
+    reader = section("every:\n  interval: 5 sec\n", "every")
+    assert "dev.yaml:2: every.interval: expected a duration like 250ms" in error_of(
+        lambda: reader.duration("interval")
+    )
+    assert section("every:\n  interval: 250ms\n", "every").duration("interval") == 0.25
+
+
+def test_duration_range_reads_one_value_or_two() -> None:
+    reader = section("d:\n  one: 2s\n  two: [100ms, 1s]\n  bad: [1s]\n", "d")
+    one, two = reader.duration_range("one"), reader.duration_range("two")
+    assert one is not None and one.fixed and one.low == 2.0
+    assert two is not None and (two.low, two.high) == (0.1, 1.0)
+    assert "d.bad: expected a duration or [low, high]" in error_of(
+        lambda: reader.duration_range("bad")
+    )
