@@ -31,7 +31,6 @@ from .hub.broker import Broker
 from .hub.hub import Hub
 from .reload.reloader import Reloader, ReloadReport, attach_reloader
 from .server.app import MockServer
-from .server.urls import url_host
 from .wire.codec import decode_text
 
 __all__ = ["DEFAULT_TIMEOUT", "MockClient", "ReloadWait", "RunningServer", "run_server"]
@@ -231,7 +230,7 @@ class RunningServer:
 
     def http_url(self, path: str = "/") -> str:
         """Return the ``http://`` URL of ``path`` on this server (``/__mockws/api/rooms``...)."""
-        return f"http://{url_host(self.server.config.host)}:{self.port}{path}"
+        return self.server.http_url(path)
 
     def _parse_json(self, path: str) -> bool:
         match = self.server.router.match(self.server.router.prefix + path.partition("?")[0])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 
@@ -33,6 +34,7 @@ from .listener import close_refused_upgrades, listen
 from .reconfig import ConfigChange, plan_reconfig, unique_slots
 from .router import Router
 from .session import serve_connection
+from .tls import server_ssl_context
 from .urls import url_host
 
 __all__ = ["CLOSE_WAIT", "SHUTDOWN_GRACE", "MockServer", "RouteInstaller"]
@@ -147,7 +149,11 @@ class MockServer:
         await self._runner.setup()
         try:
             self._listener = await listen(
-                self._runner, self.config.host, self.config.port, self.config.limits
+                self._runner,
+                self.config.host,
+                self.config.port,
+                self.config.limits,
+                self._ssl_context(),
             )
         except OSError:
             await self._runner.cleanup()
@@ -204,9 +210,29 @@ class MockServer:
         if not self.stopping and slot in self.handler_slots():
             self.background.start(slot)
 
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        tls = self.config.tls
+        if tls is None:
+            return None
+        try:
+            return server_ssl_context(tls)
+        except (ssl.SSLError, OSError) as exc:
+            raise self.config.error("tls", f"cannot use the certificate and key: {exc}") from None
+
+    @property
+    def secure(self) -> bool:
+        """True when the server speaks TLS (``wss://`` and ``https://``)."""
+        return self.config.tls is not None
+
     def url(self, pattern: str) -> str:
-        """Return the full ``ws://`` URL of ``pattern`` on this server."""
-        return f"ws://{url_host(self.config.host)}:{self.port}{self.router.prefix}{pattern}"
+        """Return the full ``ws://`` (``wss://`` with TLS) URL of ``pattern`` on this server."""
+        scheme = "wss" if self.secure else "ws"
+        return f"{scheme}://{url_host(self.config.host)}:{self.port}{self.router.prefix}{pattern}"
+
+    def http_url(self, path: str = "/") -> str:
+        """Return the ``http://`` (``https://`` with TLS) URL of ``path`` on this server."""
+        scheme = "https" if self.secure else "http"
+        return f"{scheme}://{url_host(self.config.host)}:{self.port}{path}"
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         match = self.router.match(request.path)
