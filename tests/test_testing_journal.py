@@ -1,4 +1,4 @@
-"""The test journal of mockws.testing: server.messages, expect_message, connected, client.messages."""
+"""The test journal in mockws.testing: messages, expect_message, connected, client.messages."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ async def on_connect(conn):
 async def on_message(conn, data):
     if isinstance(data, dict) and data.get("type") == "join":
         conn.join(data["room"])
-        await conn.broadcast({"type": "joined", "who": conn.id}, rooms=[data["room"]], include_self=True)
+        joined = {"type": "joined", "who": conn.id}
+        await conn.broadcast(joined, rooms=[data["room"]], include_self=True)
     elif isinstance(data, bytes):
         await conn.send(data[::-1])
     else:

@@ -72,7 +72,7 @@ def test_a_lost_server_certificate_is_reissued_by_the_same_ca(cache: Path) -> No
 
 
 def test_tls_key_is_validated_with_file_and_line(write: WriteFile, project: Path) -> None:
-    """tls: {cert, key}: paths resolve against the config folder; missing files and keys are named."""
+    """tls: {cert, key}: paths resolve against the config folder; bad files and keys are named."""
     write("cert.pem", "x")
     config = config_from_mapping({"tls": {"cert": "cert.pem"}}, base_dir=project)
     assert config.tls is not None and config.tls.cert == project / "cert.pem"
