@@ -54,6 +54,8 @@ def inspector_url(server: MockServer) -> str | None:
 def attach_admin(server: MockServer) -> None:
     """Serve the inspector and the admin API on ``server``'s port; call it before ``start()``."""
     server.add_routes(functools.partial(install_admin, server=server))
+    if admin_enabled(server.config.host, server.config.admin_token):
+        server.add_home_link("Inspector: live connections, rooms and messages", f"{ADMIN_ROOT}/")
 
 
 def install_admin(app: web.Application, server: MockServer) -> None:

@@ -30,6 +30,7 @@ from . import aiohttp_compat as compat
 from .background import BackgroundTasks
 from .endpoints import Endpoint, load_endpoints
 from .handshake import Handshake
+from .home import home_page
 from .listener import close_refused_upgrades, listen
 from .reconfig import ConfigChange, plan_reconfig, unique_slots
 from .router import Router
@@ -88,6 +89,7 @@ class MockServer:
         self._scheduler: FlushScheduler | None = None
         self._path = SysPathLease(config.base_dir)
         self._secret_params: set[str] = set()
+        self._home_links: list[tuple[str, str]] = []
 
     @property
     def stopping(self) -> bool:
@@ -100,6 +102,10 @@ class MockServer:
         Call it before :meth:`start` (the admin routes come in this way).
         """
         self._route_installers.append(installer)
+
+    def add_home_link(self, label: str, path: str) -> None:
+        """List ``path`` on the page ``GET /`` answers (the admin adds the inspector)."""
+        self._home_links.append((label, path))
 
     def build_app(self) -> web.Application:
         """Return the aiohttp application: the added routes, then one catch-all route."""
@@ -237,6 +243,11 @@ class MockServer:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         match = self.router.match(request.path)
         if match is None:
+            if (
+                request.path in ("/", self.router.prefix or "/")
+                and "Upgrade" not in request.headers
+            ):
+                return home_page(request, self.router.prefix, self.endpoints, self._home_links)
             return web.Response(status=404, text=self._not_found_text(request.path))
         endpoint = match.target
         refusal = self._handshake.refusal(request, endpoint, self.config)
