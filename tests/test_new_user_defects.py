@@ -76,7 +76,8 @@ async def test_run_server_validates_a_config_object(project: Path) -> None:
         (
             "endpoints:\n  - pattern: /ws\n    handler: h.py\n    authenticate:\n"
             "      jwt:\n        secrte: x\n        algorithms: [HS256]\n",
-            "dev.yaml:6: endpoints[0].authenticate.jwt.secrte: unknown key (did you mean 'secret'?)",
+            "dev.yaml:6: endpoints[0].authenticate.jwt.secrte: unknown key "
+            "(did you mean 'secret'?)",
         ),
         (
             "endpoints:\n  - patern: /ws\n    handler: h.py\n",
