@@ -32,7 +32,7 @@ async def broadcast(server: RunningServer, **body: Any) -> None:
 async def test_filter_by_endpoint_finds_joins_errors_reloads_and_room_broadcasts(
     project: Path, write: WriteFile
 ) -> None:
-    """Typing /ws/cmd keeps its join, error, failed-reload and room-broadcast rows, hides /ws/other's."""
+    """Filtering /ws/cmd keeps its join, error, failed-reload, room-broadcast rows; not others."""
     from playwright.async_api import expect
 
     write("cmd.py", COMMAND_HANDLER)
