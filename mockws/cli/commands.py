@@ -174,8 +174,7 @@ async def _serve(config: Config, log_messages: bool = False) -> None:
     inspector = inspector_url(server)
     if inspector is not None:
         click.echo(f"mockws: inspector at {inspector}")
-    scheme = "wss/https" if server.secure else "ws/http"
-    click.echo(f"mockws: ready on {config.host}:{server.port} ({scheme}; Ctrl+C to stop)")
+    click.echo(f"mockws: ready on {config.host}:{server.port} (Ctrl+C to stop)")
     sys.stdout.flush()
     try:
         await stop.wait()
