@@ -9,7 +9,14 @@ import aiohttp
 import pytest
 from click.testing import CliRunner
 
-from mockws import Config, EndpointConfig
+from mockws import (
+    CompressionConfig,
+    Config,
+    EndpointConfig,
+    EndpointLimits,
+    JwtConfig,
+    ServerLimits,
+)
 from mockws.cli import main
 from mockws.config.load import config_from_mapping, load_config
 from mockws.config.objects import config_as_mapping
@@ -50,6 +57,22 @@ def test_valid_config_objects_load_unchanged(write: WriteFile, project: Path) ->
     loaded = load_config(write("dev.py", PY_CONFIG.format(heartbeat="15")))
     assert loaded.endpoints == (EndpointConfig(pattern="/ws", handler="h.py", heartbeat=15.0),)
     assert loaded.source == project / "dev.py" and loaded.base_dir == project
+    built = Config(
+        endpoints=(
+            EndpointConfig(
+                pattern="/z",
+                handler="h.py",
+                compression=CompressionConfig(threshold=10),
+                authenticate=JwtConfig(algorithms=("HS256",), secret="k", leeway=2),
+                limits=EndpointLimits(max_connections=3, slow_client_timeout=None),
+            ),
+        ),
+        limits=ServerLimits(max_connections=None),
+        allowed_origins=("http://a.test",),
+    )
+    again = config_from_mapping(config_as_mapping(built), base_dir=project)
+    assert again.endpoints == built.endpoints
+    assert (again.limits, again.allowed_origins) == (built.limits, built.allowed_origins)
     example = load_config(EXAMPLE_CONFIG)
     again = config_from_mapping(config_as_mapping(example), base_dir=example.base_dir)
     assert again.endpoints == example.endpoints and again.limits == example.limits

@@ -11,7 +11,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from .model import AuthenticateRef, Config, JwtConfig
+from .model import AuthenticateRef, Config, EndpointConfig, JwtConfig
 
 __all__ = ["config_as_mapping"]
 
@@ -22,11 +22,15 @@ _NOT_KEYS = frozenset({"source", "base_dir", "source_map"})
 def _plain(value: Any) -> Any:
     """Return ``value`` as YAML would give it: mappings, lists, strings, numbers."""
     if isinstance(value, JwtConfig):
-        return {"jwt": _fields(value)}
+        return {"jwt": _fields(value, skip_defaults=False)}
     if isinstance(value, AuthenticateRef):
         return value.target
+    if isinstance(value, EndpointConfig):
+        return _fields(value, skip_defaults=True)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _fields(value)
+        # Every field: a sub-mapping's absent key may default differently from
+        # its dataclass (compression's `enabled` is true when the mapping is given).
+        return _fields(value, skip_defaults=False)
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
     if isinstance(value, dict):
@@ -36,17 +40,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _fields(value: Any) -> dict[str, Any]:
-    """The fields of a dataclass that differ from their defaults, as plain data.
+def _fields(value: Any, *, skip_defaults: bool) -> dict[str, Any]:
+    """The fields of a dataclass as plain data.
 
-    A field left at its default is left out, as a key absent from a file is.
+    With ``skip_defaults`` (a Config, an EndpointConfig) a field left at its
+    default is left out, as a key absent from a file is.
     """
     result: dict[str, Any] = {}
     for field in dataclasses.fields(value):
         if field.name in _NOT_KEYS:
             continue
         current = getattr(value, field.name)
-        if field.default is not dataclasses.MISSING and current == field.default:
+        default = field.default
+        if skip_defaults and default is not dataclasses.MISSING and current == default:
             continue
         result[field.name] = _plain(current)
     return result
@@ -54,4 +60,4 @@ def _fields(value: Any) -> dict[str, Any]:
 
 def config_as_mapping(config: Config) -> dict[str, Any]:
     """Return ``config`` as the mapping of keys a YAML config of it would have."""
-    return _fields(config)
+    return _fields(config, skip_defaults=True)
