@@ -176,14 +176,18 @@ class MockServer:
         Added endpoints start serving; changed options apply to connections
         made from now on; connections of a removed endpoint, or of a pattern
         whose handler changed, close with 1012 "Service restart". The server
-        stays bound to its host and port.
+        stays bound to its host and port, with its TLS certificate.
 
         Raises:
             ConfigError: A handler of ``config`` cannot be imported; nothing
                 has changed.
         """
         config = replace(
-            config, host=self.config.host, port=self.config.port, reload=self.config.reload
+            config,
+            host=self.config.host,
+            port=self.config.port,
+            reload=self.config.reload,
+            tls=self.config.tls,  # the listening socket's; `serve --tls` set it, not the file
         )
         slots = dict(self.slots)
         plan = plan_reconfig(self.endpoints, load_endpoints(config, slots, self.timer))

@@ -174,3 +174,21 @@ async def test_chromium_uses_wss_and_the_inspector_over_https(
             log = page.locator("#log")
             await expect(log.locator(".row.in", has_text="from chromium")).to_have_count(1)
             await server.expect_message("from chromium")
+
+
+async def test_an_applied_config_keeps_the_servers_tls(
+    cache: Path, write: WriteFile, project: Path
+) -> None:
+    """A reloaded config (which has no tls: --tls came from the command line) keeps wss://."""
+    write("echo.py", ECHO)
+    config = {"endpoints": [endpoint("/ws", "echo.py")]}
+    async with run_server(config, base_dir=project, tls=True) as server:
+        edited = config_from_mapping(
+            {"endpoints": [endpoint("/ws", "echo.py"), endpoint("/ws2", "echo.py")]},
+            base_dir=project,
+        )
+        await server.server.apply_config(edited)
+        assert server.url("/ws2").startswith("wss://")
+        client = await server.connect("/ws2")
+        await client.send("again")
+        assert await client.receive() == {"echo": "again"}
