@@ -25,11 +25,20 @@ if TYPE_CHECKING:
     from .config.model import Config
     from .testing import RunningServer
 
-__all__ = ["configured_path", "mockws_config", "mockws_server"]
+__all__ = ["configured_path", "mockws_config", "mockws_server", "pytest_configure"]
 
 INI_OPTION = "mockws_config"
+FRESH_OPTION = "mockws_fresh_modules"
+TLS_OPTION = "mockws_tls"
 
 _Function = TypeVar("_Function", bound=Callable[..., Any])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``mockws`` marker."""
+    config.addinivalue_line(
+        "markers", "mockws(fresh_modules=False, tls=False): options of the mockws_server fixture"
+    )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,6 +48,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "config file the mockws_server fixture serves, relative to the rootdir "
         "(default: mockws.yaml, mockws.yml or mockws.py there)",
         default="",
+    )
+    parser.addini(
+        FRESH_OPTION,
+        "run the handler modules anew for every test, so module-level state "
+        "(dicts, counters) from one test never reaches the next (default: false)",
+        type="bool",
+        default=False,
+    )
+    parser.addini(
+        TLS_OPTION,
+        "serve wss:// and https:// with the local CA's localhost certificate (default: false)",
+        type="bool",
+        default=False,
     )
 
 
@@ -83,14 +105,32 @@ def _async_fixture(function: _Function) -> _Function:
 
 @_async_fixture
 async def mockws_server(
-    mockws_config: Config | Mapping[str, Any] | Path,
+    mockws_config: Config | Mapping[str, Any] | Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[RunningServer]:
     """A running mock server on a free port, stopped after the test.
 
     Connect with ``await mockws_server.connect("/path")``; every client it
-    opened is closed at the end.
+    opened is closed at the end. Each test gets a new server (connections,
+    rooms and the message journal start empty); with the ini option
+    ``mockws_fresh_modules = true`` (or ``@pytest.mark.mockws(fresh_modules=True)``)
+    the handler modules also run anew, so their module-level state is reset too.
+    ``mockws_tls = true`` (or ``tls=True`` in the marker) serves ``wss://``.
     """
     from .testing import run_server
 
-    async with run_server(mockws_config) as server:
+    options = {
+        "fresh_modules": bool(request.config.getini(FRESH_OPTION)),
+        "tls": bool(request.config.getini(TLS_OPTION)),
+    }
+    marker = request.node.get_closest_marker("mockws")
+    if marker is not None:
+        unknown = set(marker.kwargs) - set(options)
+        if unknown or marker.args:
+            pytest.fail(
+                f"@pytest.mark.mockws takes fresh_modules= and tls=, got {marker}", pytrace=False
+            )
+        options.update({key: bool(value) for key, value in marker.kwargs.items()})
+    async with run_server(
+        mockws_config, fresh_modules=options["fresh_modules"], tls=options["tls"]
+    ) as server:
         yield server

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+import ssl
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,14 +28,27 @@ import aiohttp
 from .admin import attach_admin
 from .config.load import config_from_mapping, load_config
 from .config.model import Config
+from .config.objects import config_as_mapping
 from .hub.broker import Broker
+from .hub.connection import Connection
 from .hub.hub import Hub
+from .hub.journal import Direction, Journal, JournalEntry
+from .observe.events import ConnectionOpened, Event
+from .reload.freshload import reload_module
 from .reload.reloader import Reloader, ReloadReport, attach_reloader
 from .server.app import MockServer
-from .server.urls import url_host
+from .server.tls import client_ssl_context, local_certificate
 from .wire.codec import decode_text
 
-__all__ = ["DEFAULT_TIMEOUT", "MockClient", "ReloadWait", "RunningServer", "run_server"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "JournalEntry",
+    "MockClient",
+    "ReloadWait",
+    "RunningServer",
+    "rerun_handler_modules",
+    "run_server",
+]
 
 _CLOSING = (
     aiohttp.WSMsgType.CLOSE,
@@ -49,13 +63,20 @@ DEFAULT_TIMEOUT = 5.0
 class MockClient:
     """A WebSocket client whose every wait has a timeout.
 
-    Use it as an async context manager to close it at the end of a block.
+    A background task reads the socket from the start, so ``messages``
+    holds everything the server sent, in order, whether or not the test
+    has called ``receive`` for it yet. Use it as an async context manager
+    to close it at the end of a block.
 
     Args:
         socket: The open aiohttp client socket.
         timeout: Default seconds to wait in ``receive`` and ``expect_close``.
         parse_json: Default of ``receive``: decode JSON text as the
             endpoint's ``on_message`` would.
+
+    Attributes:
+        messages: What the client received, in order: parsed JSON (unless
+            ``parse_json`` is off), other text as ``str``, binary as ``bytes``.
     """
 
     def __init__(
@@ -64,6 +85,22 @@ class MockClient:
         self.socket = socket
         self.timeout = timeout
         self.parse_json = parse_json
+        self.messages: list[Any] = []
+        self._inbox: asyncio.Queue[aiohttp.WSMessage] = asyncio.Queue()
+        self._ended: aiohttp.WSMessage | None = None
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        while True:
+            message = await self.socket.receive()
+            if message.type is aiohttp.WSMsgType.TEXT:
+                self.messages.append(decode_text(message.data, self.parse_json))
+            elif message.type is aiohttp.WSMsgType.BINARY:
+                self.messages.append(message.data)
+            self._inbox.put_nowait(message)
+            if message.type in _CLOSING:
+                self._ended = message
+                return
 
     async def __aenter__(self) -> MockClient:
         return self
@@ -91,7 +128,9 @@ class MockClient:
             await self.socket.send_str(json.dumps(data))
 
     async def _next(self, timeout: float | None) -> aiohttp.WSMessage:
-        return await asyncio.wait_for(self.socket.receive(), timeout or self.timeout)
+        if self._inbox.empty() and self._ended is not None:
+            return self._ended
+        return await asyncio.wait_for(self._inbox.get(), timeout or self.timeout)
 
     async def receive(self, timeout: float | None = None, *, parse_json: bool | None = None) -> Any:
         """Return the next message, decoded as ``on_message`` decodes it.
@@ -128,14 +167,15 @@ class MockClient:
     async def expect_close(self, timeout: float | None = None) -> tuple[int | None, str]:
         """Wait for the server to close; return its close code and reason.
 
-        Messages still arriving before the close are discarded.
+        Messages still arriving before the close are skipped (they stay in
+        ``messages``).
 
         Raises:
             TimeoutError: The server did not close in time.
         """
         async with asyncio.timeout(timeout or self.timeout):
             while True:
-                message = await self.socket.receive()
+                message = await self._next(None)
                 if message.type in _CLOSING:
                     if message.type is aiohttp.WSMsgType.CLOSE:
                         return int(message.data), str(message.extra or "")
@@ -149,7 +189,7 @@ class MockClient:
                 the connection closed.
         """
         try:
-            message = await asyncio.wait_for(self.socket.receive(), within)
+            message = await self._next(within)
         except TimeoutError:
             return
         if message.type in _CLOSING:
@@ -159,6 +199,10 @@ class MockClient:
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the connection and wait for the server's answer."""
         await self.socket.close(code=code, message=reason.encode())
+        await asyncio.wait({self._reader}, timeout=self.timeout)
+        if not self._reader.done():
+            self._reader.cancel()
+        await asyncio.gather(self._reader, return_exceptions=True)
 
 
 @dataclass
@@ -181,12 +225,148 @@ class RunningServer:
         session: aiohttp.ClientSession,
         timeout: float,
         reloader: Reloader | None = None,
+        *,
+        ssl_context: ssl.SSLContext | bool = True,
     ):
         self.server = server
         self._session = session
         self.timeout = timeout
         self.clients: list[MockClient] = []
         self._reloader = reloader
+        self.ssl_context = ssl_context
+        self.journal = server.hub.journal or Journal()
+        server.hub.journal = self.journal
+        self._opened: list[Connection] = []
+        self._taken_connections: set[str] = set()
+        self._taken_messages: set[int] = set()
+        self._unsubscribe = server.hub.events.subscribe(self._on_event, messages=False)
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, ConnectionOpened):
+            conn = self.server.hub.get(event.conn_id)
+            if conn is not None:
+                self._opened.append(conn)
+            self.journal.notify()
+
+    def stop_listening(self) -> None:
+        """Stop following the server's connection events (``run_server`` calls it at the end)."""
+        self._unsubscribe()
+
+    def messages(
+        self,
+        conn_id: str | None = None,
+        endpoint: str | None = None,
+        *,
+        direction: Direction | None = None,
+    ) -> list[JournalEntry]:
+        """Return every message in and out of the server's connections, in order.
+
+        Args:
+            conn_id: Only this connection's.
+            endpoint: Only connections of this endpoint (its pattern as configured).
+            direction: ``"in"`` (from clients) or ``"out"`` (to them); None for both.
+
+        Each :class:`~mockws.hub.journal.JournalEntry` has ``conn_id``,
+        ``endpoint``, ``direction``, ``data`` (as ``on_message`` gets it, or
+        as the client decodes it), ``time`` and ``seq``.
+        """
+        return [
+            entry
+            for entry in self.journal.entries
+            if (conn_id is None or entry.conn_id == conn_id)
+            and (endpoint is None or entry.endpoint == endpoint)
+            and (direction is None or entry.direction == direction)
+        ]
+
+    async def expect_message(
+        self,
+        match: Callable[[Any], bool] | Mapping[str, Any] | Any,
+        *,
+        timeout: float | None = None,
+        conn_id: str | None = None,
+        endpoint: str | None = None,
+        direction: Direction = "in",
+    ) -> JournalEntry:
+        """Wait for a message the server received (``direction="out"``: sent) that matches.
+
+        ``match`` is a predicate called with the message's data, a dict that
+        must be a subset of the message (nested dicts too), or any other value
+        the data must equal. Messages already in the journal count; each one
+        is returned by one ``expect_message`` only, so two calls in a row
+        expect two messages.
+
+        Raises:
+            TimeoutError: No such message within ``timeout`` seconds; the
+                error lists what did arrive.
+        """
+
+        def find() -> JournalEntry | None:
+            for entry in self.messages(conn_id, endpoint, direction=direction):
+                if entry.seq not in self._taken_messages and _matches(entry.data, match):
+                    self._taken_messages.add(entry.seq)
+                    return entry
+            return None
+
+        wait = timeout or self.timeout
+        try:
+            found: JournalEntry = await self.journal.wait(find, wait)
+        except TimeoutError:
+            seen = [entry.data for entry in self.messages(conn_id, endpoint, direction=direction)]
+            raise TimeoutError(
+                f"no {direction!r} message matching {match!r} within {wait}s; "
+                f"{len(seen)} seen: {seen[-10:]!r}"
+            ) from None
+        return found
+
+    async def connected(
+        self, endpoint: str | None = None, timeout: float | None = None
+    ) -> Connection:
+        """Wait for a connection to ``endpoint`` (a pattern or a path; None: any) and return it.
+
+        Connections already made count; each is returned by one ``connected``
+        only, in the order they connected, so a test can wait for a browser
+        page's second socket after its first.
+
+        Raises:
+            TimeoutError: None connected within ``timeout`` seconds.
+        """
+
+        def find() -> Connection | None:
+            for conn in self._opened:
+                wanted = endpoint is None or endpoint in (conn.endpoint, conn.path)
+                if wanted and conn.id not in self._taken_connections:
+                    self._taken_connections.add(conn.id)
+                    return conn
+            return None
+
+        wait = timeout or self.timeout
+        try:
+            found: Connection = await self.journal.wait(find, wait)
+        except TimeoutError:
+            where = endpoint or "any endpoint"
+            raise TimeoutError(f"no connection to {where} within {wait}s") from None
+        return found
+
+    async def reset(self, *, fresh_modules: bool = False) -> None:
+        """Start over: close every client and connection, forget the journal.
+
+        With ``fresh_modules`` the handler modules also run anew from their
+        source, so their module-level state (dicts, counters) starts empty
+        and their ``background`` tasks restart.
+        """
+        await self.close_clients()
+        self.clients.clear()
+        closing = [conn.close(1000, "Reset") for conn in list(self.hub.connections.values())]
+        await asyncio.gather(*closing, return_exceptions=True)
+        async with asyncio.timeout(self.timeout):
+            while self.hub.connections:
+                await asyncio.sleep(0.01)
+        self.journal.clear()
+        self._opened.clear()
+        self._taken_connections.clear()
+        self._taken_messages.clear()
+        if fresh_modules:
+            await rerun_handler_modules(self.server)
 
     @property
     def port(self) -> int:
@@ -225,13 +405,13 @@ class RunningServer:
         wait.report = await reloader.wait_for(expected, timeout or self.timeout)
 
     def url(self, path: str, **query: str) -> str:
-        """Return the ``ws://`` URL of ``path`` (after the prefix) with ``query``."""
+        """Return the ``ws://`` (``wss://``) URL of ``path`` (after the prefix) with ``query``."""
         url = self.server.url(path)
         return f"{url}?{urlencode(query)}" if query else url
 
     def http_url(self, path: str = "/") -> str:
-        """Return the ``http://`` URL of ``path`` on this server (``/__mockws/api/rooms``...)."""
-        return f"http://{url_host(self.server.config.host)}:{self.port}{path}"
+        """Return the ``http(s)://`` URL of ``path`` on this server (``/__mockws/api/...``)."""
+        return self.server.http_url(path)
 
     def _parse_json(self, path: str) -> bool:
         match = self.server.router.match(self.server.router.prefix + path.partition("?")[0])
@@ -257,7 +437,7 @@ class RunningServer:
             headers=headers,
             protocols=protocols,
             timeout=aiohttp.ClientWSTimeout(ws_close=timeout or self.timeout),
-            **options,
+            **{"ssl": self.ssl_context, **options},
         )
         client = MockClient(socket, timeout or self.timeout, parse_json=self._parse_json(path))
         self.clients.append(client)
@@ -265,12 +445,33 @@ class RunningServer:
 
     async def close_clients(self) -> None:
         """Close every client this server's ``connect`` opened."""
-        await asyncio.gather(*(client.socket.close() for client in self.clients))
+        await asyncio.gather(*(client.close() for client in self.clients))
+
+
+def _matches(data: Any, expected: Any) -> bool:
+    """Tell whether ``data`` matches a predicate, a subset mapping or an equal value."""
+    if callable(expected):
+        return bool(expected(data))
+    if isinstance(expected, Mapping):
+        return isinstance(data, Mapping) and all(
+            key in data and _matches(data[key], value) for key, value in expected.items()
+        )
+    return bool(data == expected)
+
+
+async def rerun_handler_modules(server: MockServer) -> None:
+    """Run every handler module of ``server`` anew from its source and restart its background."""
+    for slot in server.handler_slots():
+        slot.swap(reload_module(slot.module.__name__, slot.module))
+        await server.restart_background(slot)
 
 
 def _as_config(config: Config | Mapping[str, Any] | str | Path, base_dir: Path | None) -> Config:
     if isinstance(config, Config):
-        return config
+        if config.source is not None:
+            return config  # loaded from a file: validated then
+        # Built by hand: validated like a dict, since the dataclasses take any value.
+        return config_from_mapping(config_as_mapping(config), base_dir=base_dir or config.base_dir)
     if isinstance(config, Mapping):
         return config_from_mapping(config, base_dir=base_dir)
     return load_config(config)
@@ -285,6 +486,8 @@ async def run_server(
     reload: bool = False,
     log_messages: bool = False,
     broker: Broker | None = None,
+    tls: bool = False,
+    fresh_modules: bool = False,
 ) -> AsyncIterator[RunningServer]:
     """Start a server on a free loopback port for the duration of the block.
 
@@ -296,18 +499,35 @@ async def run_server(
             them in place, as ``mockws serve`` does; off by default.
         log_messages: Log every message in and out (``mockws.message`` logger).
         broker: The hub's broker (see :mod:`mockws.hub.broker`); in-process by default.
+        tls: Serve wss:// and https:// with the local CA's localhost
+            certificate (as ``mockws serve --tls``); the clients trust it.
+            A config's own ``tls`` is served too, its certificate unchecked.
+        fresh_modules: Run the handler modules anew from source for this
+            server, so no module-level state is left from an earlier one.
     """
     resolved = replace(_as_config(config, base_dir), host="127.0.0.1", port=0, reload=reload)
+    ssl_context: ssl.SSLContext | bool = True
+    if tls and resolved.tls is None:
+        local = local_certificate()
+        resolved = replace(resolved, tls=local.tls)
+        ssl_context = client_ssl_context(local.ca)
+    elif resolved.tls is not None:
+        ssl_context = False
     server = MockServer(resolved, log_messages=log_messages, broker=broker)
+    server.hub.journal = Journal()
     attach_admin(server)
     reloader = attach_reloader(server) if reload else None
     await server.start()
     try:
-        async with aiohttp.ClientSession() as session:
-            running = RunningServer(server, session, timeout, reloader)
+        if fresh_modules:
+            await rerun_handler_modules(server)
+        connector = aiohttp.TCPConnector(ssl=ssl_context)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            running = RunningServer(server, session, timeout, reloader, ssl_context=ssl_context)
             try:
                 yield running
             finally:
                 await running.close_clients()
+                running.stop_listening()
     finally:
         await server.stop()

@@ -105,3 +105,60 @@ def test_config_comes_from_the_ini_option_or_the_rootdir(tmp_path: Path) -> None
         configured_path(tmp_path, "")
     (tmp_path / "mockws.py").write_text("config = {}\n")
     assert configured_path(tmp_path, "") == tmp_path / "mockws.py"
+
+
+COUNTING_HANDLER = """
+CONNECTS = []
+
+async def on_connect(conn):
+    CONNECTS.append(conn.id)
+    await conn.send({"count": len(CONNECTS)})
+"""
+
+COUNTING_TESTS = """
+import pytest
+
+
+async def test_first(mockws_server):
+    client = await mockws_server.connect("/ws/count")
+    assert await client.receive_json() == {"count": 1}
+
+
+async def test_second(mockws_server):
+    client = await mockws_server.connect("/ws/count")
+    assert await client.receive_json() == {"count": 1}
+
+
+@pytest.mark.mockws(fresh_modules=True)
+async def test_marked_fresh(mockws_server):
+    client = await mockws_server.connect("/ws/count")
+    assert await client.receive_json() == {"count": 1}
+"""
+
+
+def write_counting_project(pytester: pytest.Pytester, extra_ini: str) -> None:
+    pytester.makefile(
+        ".ini",
+        pytest="[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+        + extra_ini,
+    )
+    (pytester.path / "mockws.yaml").write_text(
+        "endpoints:\n  - pattern: /ws/count\n    handler: counting.py\n"
+    )
+    (pytester.path / "counting.py").write_text(textwrap.dedent(COUNTING_HANDLER))
+    (pytester.path / "test_counting.py").write_text(COUNTING_TESTS)
+
+
+@pytest.mark.parametrize(
+    ("ini", "outcomes"),
+    [("", {"passed": 2, "failed": 1}), ("mockws_fresh_modules = true\n", {"passed": 3})],
+)
+def test_fresh_modules_option_resets_handler_state_between_tests(
+    pytester: pytest.Pytester, ini: str, outcomes: dict[str, int]
+) -> None:
+    """Module state leaks into the next test unless mockws_fresh_modules (or the marker) is set."""
+    write_counting_project(pytester, ini)
+    result = pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(**outcomes)
+    if "failed" in outcomes:
+        result.stdout.fnmatch_lines(["*test_second*"])

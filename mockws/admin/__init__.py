@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from ..server.urls import url_host
 from .access import admin_enabled, check_access
 from .api import AdminApi, ApiError, Handler, json_reply
 from .feed import Feeds
@@ -49,12 +48,14 @@ def inspector_url(server: MockServer) -> str | None:
     config = server.config
     if not admin_enabled(config.host, config.admin_token):
         return None
-    return f"http://{url_host(config.host)}:{server.port}{ADMIN_ROOT}/"
+    return server.http_url(f"{ADMIN_ROOT}/")
 
 
 def attach_admin(server: MockServer) -> None:
     """Serve the inspector and the admin API on ``server``'s port; call it before ``start()``."""
     server.add_routes(functools.partial(install_admin, server=server))
+    if admin_enabled(server.config.host, server.config.admin_token):
+        server.add_home_link("Inspector: live connections, rooms and messages", f"{ADMIN_ROOT}/")
 
 
 def install_admin(app: web.Application, server: MockServer) -> None:

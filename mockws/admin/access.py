@@ -51,8 +51,13 @@ def _given_token(request: web.Request) -> str | None:
 
 def _same_origin(origin: str, request: web.Request) -> bool:
     try:
-        parsed, served = URL(origin), URL(f"http://{request.host}")
-        return parsed.scheme == "http" and (parsed.host, parsed.port) == (served.host, served.port)
+        # request.scheme is https when the server speaks TLS.
+        parsed, served = URL(origin), URL(f"{request.scheme}://{request.host}")
+        return (parsed.scheme, parsed.host, parsed.port) == (
+            served.scheme,
+            served.host,
+            served.port,
+        )
     except ValueError:
         return False
 

@@ -2,7 +2,8 @@
 
 ``GET connections``, ``GET connections/{id}``, ``GET rooms``,
 ``POST broadcast`` (``{"data", "rooms", "endpoint"}``),
-``POST connections/{id}/send`` (``{"data"}``) and
+``POST connections/{id}/send`` (``{"data"}``), ``POST users/{user}/send``
+(``{"data"}``) and
 ``POST connections/{id}/close`` (``{"code", "reason"}``). Errors answer
 ``{"error": "..."}`` with a 4xx status.
 """
@@ -129,6 +130,12 @@ class AdminApi:
         data = _data(await _body(request))
         return json_reply({"sent": await conn.send(data)})
 
+    async def send_to_user(self, request: web.Request) -> web.Response:
+        """``POST users/{user_id}/send``: send ``data`` to every connection of one user."""
+        data = _data(await _body(request))
+        reached = await self.server.hub.send_to_user(request.match_info["user_id"], data)
+        return json_reply({"reached": reached})
+
     async def close(self, request: web.Request) -> web.Response:
         """``POST connections/{id}/close``: close one connection with a code and reason."""
         conn = self._connection(request)
@@ -151,4 +158,5 @@ class AdminApi:
             ("POST", f"{prefix}/broadcast", self.broadcast),
             ("POST", f"{prefix}/connections/{{conn_id}}/send", self.send),
             ("POST", f"{prefix}/connections/{{conn_id}}/close", self.close),
+            ("POST", f"{prefix}/users/{{user_id}}/send", self.send_to_user),
         ]

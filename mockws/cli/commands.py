@@ -1,4 +1,4 @@
-"""The ``mockws`` command line: serve, check, init and token."""
+"""The ``mockws`` command line: serve, check, init, token, send and connections."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ import click
 
 from ..admin import attach_admin, inspector_url
 from ..config.load import DEFAULT_CONFIG_NAMES, find_default_config, load_config
-from ..config.model import Config
-from ..errors import MockwsError
+from ..config.model import Config, TlsConfig
+from ..errors import MockwsError, display_path
 from ..observe.logging import configure_logging
 from ..server.app import MockServer
 from ..server.endpoints import load_endpoints
+from ..server.handshake import describe_origins
 from .loops import LOOP_CHOICES
 from .loops import run as run_on_loop
 
@@ -84,6 +85,12 @@ def main() -> None:
     help="text: readable lines (coloured on a terminal); json: one JSON object per line.",
 )
 @click.option(
+    "--tls",
+    is_flag=True,
+    help="Serve wss:// and https:// with a localhost certificate from a local CA "
+    "(kept in ~/.cache/mockws/); the config's tls: {cert, key} wins when set.",
+)
+@click.option(
     "--loop",
     "loop_choice",
     default="auto",
@@ -99,6 +106,7 @@ def serve(
     log_level: str,
     log_messages: bool,
     log_format: str,
+    tls: bool,
     loop_choice: str,
 ) -> None:
     """Serve the config's endpoints until interrupted."""
@@ -109,6 +117,10 @@ def serve(
         port=config.port if port is None else port,
         reload=config.reload if reload is None else reload,
     )
+    if tls and config.tls is None:
+        config = replace(config, tls=_local_tls())
+    if not config.endpoints:
+        click.echo(f"mockws: warning: {_no_endpoints_warning(config)}", err=True)
     configure_logging(log_level, log_format.lower())
     try:
         run_on_loop(_serve(config, log_messages), loop_choice)
@@ -119,6 +131,29 @@ def serve(
             f"mockws: cannot listen on {config.host}:{config.port}: {exc.strerror}", err=True
         )
         sys.exit(1)
+
+
+def _local_tls() -> TlsConfig:
+    """Make or reuse the local CA's localhost certificate; say where the CA is."""
+    from ..server.tls import local_certificate  # trustme loads only for --tls
+
+    try:
+        local = local_certificate()
+    except OSError as exc:
+        click.echo(f"mockws: cannot write the local certificate: {exc}", err=True)
+        sys.exit(1)
+    made = "made" if local.created else "reusing"
+    click.echo(
+        f"mockws: TLS: {made} a localhost certificate from the local CA {local.ca} "
+        "(trust that file once as an authority in your browser or OS to skip the warning; "
+        "see docs/tls.md)"
+    )
+    return local.tls
+
+
+def _no_endpoints_warning(config: Config) -> str:
+    where = display_path(config.source) if config.source else "the config"
+    return f"{where} has no endpoints: every WebSocket gets 404 (add some under 'endpoints:')"
 
 
 async def _serve(config: Config, log_messages: bool = False) -> None:
@@ -178,9 +213,14 @@ def check(config_path: str | None) -> None:
         _fail(exc)
     prefix = config.prefix
     width = max((len(prefix + endpoint.pattern) for endpoint in endpoints), default=0)
+    scheme = "wss" if config.tls is not None else "ws"
     click.echo(
-        f"{config.source}: {len(endpoints)} endpoint(s), listening on {config.host}:{config.port}"
+        f"{display_path(config.source)}: {len(endpoints)} endpoint(s), "
+        f"serve would bind {config.host}:{config.port} ({scheme}://)"
     )
+    click.echo(f"  origins: {describe_origins(config.allowed_origins)}")
+    if not endpoints:
+        click.echo(f"mockws: warning: {_no_endpoints_warning(config)}", err=True)
     for endpoint in endpoints:
         hooks = [
             name
@@ -253,3 +293,101 @@ def token(
         _fail(exc)
     click.echo(signed)
     click.echo(token_url(config, path, settings.query_param, signed))
+
+
+def _remote_config(config_path: str | None) -> Config | None:
+    """The config whose server ``send``/``connections`` talk to; None when there is none."""
+    if config_path is None and find_default_config() is None:
+        return None
+    return _load(config_path)
+
+
+url_option = click.option(
+    "--url",
+    metavar="URL",
+    help="The running server, http(s)://host:port; default the config's host and port.",
+)
+
+
+@main.command()
+@config_option
+@url_option
+@click.option(
+    "--room", "rooms", multiple=True, metavar="R", help="Every member of room R (repeatable)."
+)
+@click.option("--conn", "conn_id", metavar="ID", help="One connection, by its id (c3).")
+@click.option("--user", "user_id", metavar="U", help="Every connection of user U.")
+@click.option("--endpoint", "endpoint", metavar="P", help="Every connection of endpoint pattern P.")
+@click.argument("payload", metavar="JSON")
+def send(
+    config_path: str | None,
+    url: str | None,
+    rooms: tuple[str, ...],
+    conn_id: str | None,
+    user_id: str | None,
+    endpoint: str | None,
+    payload: str,
+) -> None:
+    """Push JSON (- reads stdin) through a running server's admin API; everyone without a target.
+
+    Exit codes: 0 sent, 1 server not reachable, 2 usage or refused.
+    """
+    from .remote import AdminClient, RemoteError, Target, admin_token, default_url, parse_payload
+
+    chosen = [
+        name
+        for name, value in (
+            ("--room", rooms),
+            ("--conn", conn_id),
+            ("--user", user_id),
+            ("--endpoint", endpoint),
+        )
+        if value
+    ]
+    if len(chosen) > 1:
+        raise click.UsageError(
+            f"give at most one of --room, --conn, --user, --endpoint (got {', '.join(chosen)})"
+        )
+    text = sys.stdin.read() if payload == "-" else payload
+    try:
+        data = parse_payload(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="JSON") from None
+    config = _remote_config(config_path)
+    client = AdminClient(url or default_url(config), admin_token(config), config)
+    target = Target(room=rooms, conn=conn_id, user=user_id, endpoint=endpoint)
+    try:
+        click.echo(f"mockws: {client.send(target, data)}")
+    except RemoteError as exc:
+        click.echo(f"mockws: {exc}", err=True)
+        sys.exit(exc.exit_code)
+
+
+@main.command()
+@config_option
+@url_option
+@click.option("--json", "as_json", is_flag=True, help="Print the admin API's JSON as it is.")
+def connections(config_path: str | None, url: str | None, as_json: bool) -> None:
+    """List a running server's open connections.
+
+    Exit codes: 0 listed, 1 server not reachable, 2 usage or refused.
+    """
+    import json
+
+    from .remote import AdminClient, RemoteError, admin_token, default_url, format_connections
+
+    config = _remote_config(config_path)
+    client = AdminClient(url or default_url(config), admin_token(config), config)
+    try:
+        listed = client.connections()
+    except RemoteError as exc:
+        click.echo(f"mockws: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    if as_json:
+        click.echo(json.dumps({"connections": listed}, indent=2, ensure_ascii=False))
+        return
+    if not listed:
+        click.echo("mockws: no open connections")
+        return
+    for line in format_connections(listed):
+        click.echo(line)

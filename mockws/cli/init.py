@@ -26,7 +26,8 @@ STARTER_HANDLER = '''\
 Messages (JSON text):
     {"type": "join", "room": "lobby"}               -> {"type": "joined", "room": "lobby"}
     {"type": "say", "room": "lobby", "text": "hi"}  -> the room's other members get it
-    anything else                                   -> {"type": "echo", "data": <what you sent>}
+    anything else (text, JSON of any shape)         -> {"type": "echo", "data": <what you sent>}
+    a binary message                                -> the same bytes back, as binary
 """
 
 
@@ -36,6 +37,9 @@ async def on_connect(conn):
 
 async def on_message(conn, data):
     # JSON text arrives parsed; other text as str; binary messages as bytes.
+    if isinstance(data, bytes):
+        await conn.send(data)  # bytes go back as a binary message (JSON cannot hold them)
+        return
     kind = data.get("type") if isinstance(data, dict) else None
     room = data.get("room") if isinstance(data, dict) else None
     if kind in ("join", "say") and not (isinstance(room, str) and room):

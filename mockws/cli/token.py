@@ -90,6 +90,8 @@ def find_jwt_endpoint(config: Config, wanted: str) -> tuple[EndpointConfig, JwtC
 
 
 def token_url(config: Config, path: str, query_param: str, token: str) -> str:
-    """Return the ``ws://`` URL of ``path`` with ``token`` in its query parameter."""
+    """Return the ``ws://`` (with ``tls``: ``wss://``) URL of ``path`` carrying ``token``."""
     host = url_host(_ANY_ADDRESS.get(config.host, config.host))
-    return f"ws://{host}:{config.port}{config.prefix}{path}?{urlencode({query_param: token})}"
+    scheme = "wss" if config.tls is not None else "ws"
+    query = urlencode({query_param: token})
+    return f"{scheme}://{host}:{config.port}{config.prefix}{path}?{query}"

@@ -79,10 +79,34 @@ class KeyReader:
         return self._data.get(name, default)
 
     def require(self, name: str) -> Any:
-        """Return the value of ``name``; its absence is an error."""
+        """Return the value of ``name``; its absence is an error.
+
+        A key spelt close to ``name`` is named in the error, at its own line.
+        """
         if name not in self._data:
+            others = [str(key) for key in self._data if key != name]
+            close = difflib.get_close_matches(name, others, n=1)
+            if close:
+                raise self.error(
+                    close[0], f"unknown key (did you mean '{name}'?); '{name}' is required"
+                )
             raise self._source.error(self._key, f"missing required key '{name}'")
         return self.raw(name)
+
+    def reject_unknown(self, known: tuple[str, ...]) -> None:
+        """Reject a key outside ``known`` now, before any read can fail on a missing one.
+
+        Called first in a section, it names a misspelt key (``hanlder:``)
+        instead of the required or paired key it was meant to be.
+        """
+        for name in self._data:
+            if name not in known:
+                self._unknown(str(name), known)
+
+    def _unknown(self, name: str, known: tuple[str, ...]) -> None:
+        hint = difflib.get_close_matches(name, known, n=1)
+        suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+        raise self.error(name, f"unknown key{suggestion}; known keys: {', '.join(known)}")
 
     def string(
         self, name: str, default: str | None = None, *, required: bool = False
@@ -174,11 +198,8 @@ class KeyReader:
     def finish(self, known: tuple[str, ...]) -> None:
         """Reject any key not read, suggesting the closest known one."""
         for name in self._data:
-            if name in self._used:
-                continue
-            hint = difflib.get_close_matches(str(name), known, n=1)
-            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-            raise self.error(str(name), f"unknown key{suggestion}; known keys: {', '.join(known)}")
+            if name not in self._used:
+                self._unknown(str(name), known)
 
 
 def expand_env(value: str, source: SourceMap, key: str) -> str:

@@ -23,6 +23,7 @@ from .model import (
     EndpointConfig,
     JwtConfig,
 )
+from .objects import config_as_mapping
 from .patterns import (
     DuplicatePattern,
     PatternError,
@@ -30,6 +31,7 @@ from .patterns import (
     compile_pattern,
     normalize_prefix,
 )
+from .tls import parse_tls
 from .yaml_source import SourceMap, load_yaml
 
 __all__ = [
@@ -53,6 +55,7 @@ TOP_KEYS = (
     "admin_token",
     "limits",
     "endpoints",
+    "tls",
 )
 ENDPOINT_KEYS = (
     "pattern",
@@ -99,6 +102,7 @@ def _parse_compression(section: KeyReader) -> CompressionConfig:
 
 def _parse_jwt(section: KeyReader, base_dir: Path) -> JwtConfig:
     jwt = KeyReader(section.raw("jwt"), section.path("jwt"), section.source)
+    jwt.reject_unknown(_JWT_KEYS)
     secret = jwt.string("secret")
     public_key = jwt.string("public_key")
     if (secret is None) == (public_key is None):
@@ -148,6 +152,7 @@ def _parse_authenticate(section: KeyReader, base_dir: Path) -> JwtConfig | Authe
 
 def _parse_endpoint(data: object, key: str, source: SourceMap, base_dir: Path) -> EndpointConfig:
     section = KeyReader(data, key, source)
+    section.reject_unknown(ENDPOINT_KEYS)
     pattern = section.string("pattern", required=True)
     assert pattern is not None
     try:
@@ -222,6 +227,7 @@ def config_from_mapping(
         allowed_origins=top.string_list("allowed_origins"),
         admin_token=_admin_token(top),
         limits=parse_server_limits(top),
+        tls=parse_tls(top, base_dir),
         source=source,
         base_dir=base_dir,
         source_map=source_map,
@@ -275,9 +281,10 @@ def _load_python_config(path: Path) -> Config:
     value = namespace["config"]
     source_map = SourceMap(file=path, default_line=_python_config_line(path))
     if isinstance(value, Config):
+        # Validated like a dict: the dataclasses themselves accept any value.
         base_dir = value.base_dir if value.source is not None else path.parent.resolve()
-        return Config(
-            **{**value.__dict__, "source": path, "base_dir": base_dir, "source_map": source_map}
+        return config_from_mapping(
+            config_as_mapping(value), base_dir=base_dir, source=path, source_map=source_map
         )
     return config_from_mapping(value, source=path, source_map=source_map)
 

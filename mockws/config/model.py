@@ -20,6 +20,7 @@ __all__ = [
     "Config",
     "EndpointConfig",
     "JwtConfig",
+    "TlsConfig",
 ]
 
 DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
@@ -69,6 +70,19 @@ class AuthenticateRef:
 
 
 @dataclass(frozen=True)
+class TlsConfig:
+    """Serve ``wss://`` and ``https://``: a PEM certificate chain and its private key.
+
+    Attributes:
+        cert: The certificate (chain) file, resolved against the config folder.
+        key: The private key file; None when ``cert`` holds the key too.
+    """
+
+    cert: Path
+    key: Path | None = None
+
+
+@dataclass(frozen=True)
 class EndpointConfig:
     """One URL pattern and the handler module that serves it.
 
@@ -110,6 +124,7 @@ class Config:
         admin_token: Required by the admin API and inspector when set; they
             are then served on any address, not only on loopback.
         limits: Server-wide limits (see mockws.config.limits).
+        tls: Serve wss:// and https:// with this certificate; None serves ws://.
         source: The config file, if the config came from one.
         base_dir: The folder relative paths resolve against.
     """
@@ -122,6 +137,7 @@ class Config:
     allowed_origins: tuple[str, ...] | None = None
     admin_token: str | None = field(default=None, repr=False)
     limits: ServerLimits = ServerLimits()
+    tls: TlsConfig | None = None
     source: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
     source_map: SourceMap = field(default_factory=SourceMap, compare=False, repr=False)

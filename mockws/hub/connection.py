@@ -7,6 +7,8 @@ connection's :class:`~mockws.wire.outbox.Outbox`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable, Mapping
@@ -75,6 +77,7 @@ class Connection:
         "_events",
         "_deflater",
         "_closing",
+        "_closed_handshake",
         "close_code",
         "close_reason",
     )
@@ -111,6 +114,7 @@ class Connection:
         self._events = hub.events
         self._deflater = deflater
         self._closing = False
+        self._closed_handshake: asyncio.Event | None = None
         self.close_code: int | None = None
         self.close_reason = ""
 
@@ -186,6 +190,9 @@ class Connection:
             frame = deflater.frame(opcode, payload)
         if self._outbox.queue(frame):
             self.messages_out += 1
+            journal = self.hub.journal
+            if journal is not None:
+                journal.sent(self, opcode, payload)
             return True
         if deflater is not None:
             deflater.forget()
@@ -229,8 +236,26 @@ class Connection:
         self._closing = True
         self.close_code = code
         self.close_reason = reason
-        self._outbox.flush()
-        await self._socket.close(code=code, message=encode_close_reason(reason))
+        self._closed_handshake = done = asyncio.Event()
+        try:
+            self._outbox.flush()
+            await self._socket.close(code=code, message=encode_close_reason(reason))
+        finally:
+            done.set()
+
+    async def wait_closed(self, timeout: float) -> None:
+        """Wait until a :meth:`close` in progress has its answer (at most ``timeout`` s).
+
+        aiohttp's ``close`` waits for the client's close frame, but the
+        session's read loop sees the socket closing at once; returning from
+        the session then would close TCP before the client's frame arrives,
+        and a browser would report an unclean close (``wasClean == false``).
+        Returns at once when no ``close`` is in progress.
+        """
+        done = self._closed_handshake
+        if done is not None and not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), timeout)
 
     def fail(self, code: int, reason: str) -> bool:
         """Close now with ``code``, without waiting for the client's close frame.

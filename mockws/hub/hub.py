@@ -19,6 +19,7 @@ from ..wire.codec import encode_message
 from ..wire.frames import build_frame
 from .broker import Broker, InProcessBroker, Publication
 from .connection import Connection
+from .journal import Journal
 
 __all__ = ["Hub"]
 
@@ -78,6 +79,8 @@ class Hub:
         # Only connections that joined a room have an entry: idle memory.
         self._memberships: dict[Connection, set[str]] = {}
         self.connections: Mapping[str, Connection] = MappingProxyType(self._connections)
+        # Set by mockws.testing before the server starts; None records nothing.
+        self.journal: Journal | None = None
         self.rooms: Mapping[str, frozenset[Connection]] = _RoomsView(self._rooms)
         self.events = EventBus()
         self.broker: Broker = broker if broker is not None else InProcessBroker()

@@ -25,6 +25,7 @@ from ..wire.outbox import Outbox, WritesAfterOutbox
 __all__ = [
     "HEARTBEAT_TIMEOUT_REASON",
     "TESTED_AIOHTTP",
+    "await_close_reply",
     "handler_options",
     "heartbeat_expired",
     "message_size_limit",
@@ -109,6 +110,21 @@ def heartbeat_expired(socket: web.WebSocketResponse) -> bool:
     return socket.close_code == CloseCode.ABNORMAL and isinstance(
         socket.exception(), asyncio.TimeoutError
     )
+
+
+def await_close_reply(socket: web.WebSocketResponse) -> None:
+    """Make a ``close()`` called from another task wait for the client's close frame.
+
+    aiohttp/web_ws.py ``close``, when another task waits in ``receive``,
+    feeds the reader ``WS_CLOSING_MESSAGE`` to end that wait; ``receive``
+    answers it with ``_set_closing``, and ``close`` then finds ``_closing``
+    set and closes the transport at once, as if the client's close frame had
+    come, instead of reading it (up to its ``timeout``). The client sees TCP
+    end mid-handshake (Chromium: ``wasClean == false``). Call this in the
+    task that got the CLOSING message, before it awaits anything: ``close``
+    then reads until the client's close frame, or times out.
+    """
+    socket._closing = False
 
 
 def protocol_error_code(error: BaseException) -> int:

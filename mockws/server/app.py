@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 
@@ -29,10 +30,12 @@ from . import aiohttp_compat as compat
 from .background import BackgroundTasks
 from .endpoints import Endpoint, load_endpoints
 from .handshake import Handshake
+from .home import home_page
 from .listener import close_refused_upgrades, listen
 from .reconfig import ConfigChange, plan_reconfig, unique_slots
 from .router import Router
 from .session import serve_connection
+from .tls import server_ssl_context
 from .urls import url_host
 
 __all__ = ["CLOSE_WAIT", "SHUTDOWN_GRACE", "MockServer", "RouteInstaller"]
@@ -86,6 +89,7 @@ class MockServer:
         self._scheduler: FlushScheduler | None = None
         self._path = SysPathLease(config.base_dir)
         self._secret_params: set[str] = set()
+        self._home_links: list[tuple[str, str]] = []
 
     @property
     def stopping(self) -> bool:
@@ -98,6 +102,10 @@ class MockServer:
         Call it before :meth:`start` (the admin routes come in this way).
         """
         self._route_installers.append(installer)
+
+    def add_home_link(self, label: str, path: str) -> None:
+        """List ``path`` on the page ``GET /`` answers (the admin adds the inspector)."""
+        self._home_links.append((label, path))
 
     def build_app(self) -> web.Application:
         """Return the aiohttp application: the added routes, then one catch-all route."""
@@ -147,7 +155,11 @@ class MockServer:
         await self._runner.setup()
         try:
             self._listener = await listen(
-                self._runner, self.config.host, self.config.port, self.config.limits
+                self._runner,
+                self.config.host,
+                self.config.port,
+                self.config.limits,
+                self._ssl_context(),
             )
         except OSError:
             await self._runner.cleanup()
@@ -164,14 +176,18 @@ class MockServer:
         Added endpoints start serving; changed options apply to connections
         made from now on; connections of a removed endpoint, or of a pattern
         whose handler changed, close with 1012 "Service restart". The server
-        stays bound to its host and port.
+        stays bound to its host and port, with its TLS certificate.
 
         Raises:
             ConfigError: A handler of ``config`` cannot be imported; nothing
                 has changed.
         """
         config = replace(
-            config, host=self.config.host, port=self.config.port, reload=self.config.reload
+            config,
+            host=self.config.host,
+            port=self.config.port,
+            reload=self.config.reload,
+            tls=self.config.tls,  # the listening socket's; `serve --tls` set it, not the file
         )
         slots = dict(self.slots)
         plan = plan_reconfig(self.endpoints, load_endpoints(config, slots, self.timer))
@@ -204,13 +220,38 @@ class MockServer:
         if not self.stopping and slot in self.handler_slots():
             self.background.start(slot)
 
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        tls = self.config.tls
+        if tls is None:
+            return None
+        try:
+            return server_ssl_context(tls)
+        except (ssl.SSLError, OSError) as exc:
+            raise self.config.error("tls", f"cannot use the certificate and key: {exc}") from None
+
+    @property
+    def secure(self) -> bool:
+        """True when the server speaks TLS (``wss://`` and ``https://``)."""
+        return self.config.tls is not None
+
     def url(self, pattern: str) -> str:
-        """Return the full ``ws://`` URL of ``pattern`` on this server."""
-        return f"ws://{url_host(self.config.host)}:{self.port}{self.router.prefix}{pattern}"
+        """Return the full ``ws://`` (``wss://`` with TLS) URL of ``pattern`` on this server."""
+        scheme = "wss" if self.secure else "ws"
+        return f"{scheme}://{url_host(self.config.host)}:{self.port}{self.router.prefix}{pattern}"
+
+    def http_url(self, path: str = "/") -> str:
+        """Return the ``http://`` (``https://`` with TLS) URL of ``path`` on this server."""
+        scheme = "https" if self.secure else "http"
+        return f"{scheme}://{url_host(self.config.host)}:{self.port}{path}"
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         match = self.router.match(request.path)
         if match is None:
+            if (
+                request.path in ("/", self.router.prefix or "/")
+                and "Upgrade" not in request.headers
+            ):
+                return home_page(request, self.router.prefix, self.endpoints, self._home_links)
             return web.Response(status=404, text=self._not_found_text(request.path))
         endpoint = match.target
         refusal = self._handshake.refusal(request, endpoint, self.config)

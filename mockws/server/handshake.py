@@ -24,7 +24,7 @@ from ..config.limits import ServerLimits
 from ..config.model import Config
 from .endpoints import Endpoint
 
-__all__ = ["LOOPBACK_HOSTS", "Admission", "Handshake", "origin_allowed"]
+__all__ = ["LOOPBACK_HOSTS", "Admission", "Handshake", "describe_origins", "origin_allowed"]
 
 log = logging.getLogger("mockws.server")
 
@@ -98,6 +98,24 @@ def origin_allowed(origin: str | None, allowed: Sequence[str] | None) -> bool:
     return any(entry == "*" or entry.lower().rstrip("/") == normalized for entry in allowed)
 
 
+def describe_origins(allowed: Sequence[str] | None) -> str:
+    """Say in words which origins may connect (``mockws check`` prints it)."""
+    if allowed is None:
+        return "loopback only (http and https on localhost, 127.0.0.1, ::1, any port; the default)"
+    if "*" in allowed:
+        return "every origin (allowed_origins: ['*'])"
+    return ", ".join(allowed) + " (allowed_origins; replaces the loopback default)"
+
+
+def _allow_hint(origin: str | None, allowed: Sequence[str] | None) -> str:
+    if allowed is None:
+        return f"the default allows loopback origins only: add {origin!r} to allowed_origins"
+    return (
+        f"add {origin!r} to allowed_origins (it replaces the loopback default, so list "
+        "every origin you use; now: " + ", ".join(allowed) + ")"
+    )
+
+
 class Handshake:
     """The checks an upgrade request passes before aiohttp upgrades it.
 
@@ -128,9 +146,10 @@ class Handshake:
         origin = request.headers.get("Origin")
         if not origin_allowed(origin, config.allowed_origins):
             log.warning(
-                "refused a connection to %s from origin %s (not in allowed_origins)",
+                "refused a connection to %s from origin %s: %s",
                 request.path,
                 origin,
+                _allow_hint(origin, config.allowed_origins),
             )
             return web.Response(status=403, text=f"Origin {origin} is not allowed.\n")
         if self.stopping:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from typing import cast
 
 from aiohttp import web
@@ -165,9 +166,16 @@ class ConnectionGuard(asyncio.Protocol):
 
 
 async def listen(
-    runner: web.AppRunner, host: str, port: int, limits: ServerLimits
+    runner: web.AppRunner,
+    host: str,
+    port: int,
+    limits: ServerLimits,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> asyncio.Server:
     """Bind ``host``:``port`` and serve ``runner``'s application behind a ConnectionGuard.
+
+    With ``ssl_context`` every connection speaks TLS first; the guard then
+    sees the decrypted bytes.
 
     Raises:
         OSError: The address cannot be bound.
@@ -175,7 +183,7 @@ async def listen(
     factory = protocol_factory(runner)
     loop = asyncio.get_running_loop()
     return await loop.create_server(
-        lambda: ConnectionGuard(factory(), limits.max_header_size), host, port
+        lambda: ConnectionGuard(factory(), limits.max_header_size), host, port, ssl=ssl_context
     )
 
 

@@ -114,6 +114,7 @@ async def serve_connection(
         # alive for the whole connection (idle memory).
         parse_json = settings.parse_json
         stages = endpoint.stages
+        journal = hub.journal
         while True:
             message = await socket.receive()
             kind = message.type
@@ -138,11 +139,19 @@ async def serve_connection(
                 conn.record_close(code, reason)
                 await report_protocol_error(slot, conn, error)
                 continue
-            elif kind in (WSMsgType.CLOSING, WSMsgType.CLOSED):
+            elif kind is WSMsgType.CLOSING:
+                # A close from another task (admin API, broadcast handler, shutdown): the
+                # session outlives its handshake, else TCP ends before the client's close frame.
+                compat.await_close_reply(socket)
+                await conn.wait_closed(CLOSE_TIMEOUT + 1.0)
+                break
+            elif kind is WSMsgType.CLOSED:
                 break
             else:
                 continue
             conn.messages_in += 1
+            if journal is not None:
+                journal.received(conn, data)
             if events.wants_messages:
                 events.publish(message_in(conn.id, conn.endpoint, message.data))
             if frames is not None:

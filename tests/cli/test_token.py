@@ -175,3 +175,17 @@ def test_parse_ttl_and_claims() -> None:
         "e": {"x": None},
         "f": "a=b",
     }
+
+
+def test_token_url_is_wss_when_the_config_has_tls(tmp_path: Path) -> None:
+    """A config with tls: prints a wss:// URL; a wildcard bind is shown on loopback."""
+    from dataclasses import replace
+
+    from mockws.cli.token import token_url
+    from mockws.config.load import config_from_mapping
+    from mockws.config.model import TlsConfig
+
+    config = config_from_mapping({"host": "0.0.0.0", "port": 9001}, base_dir=tmp_path)
+    assert token_url(config, "/ws", "token", "t") == "ws://127.0.0.1:9001/ws?token=t"
+    secure = replace(config, tls=TlsConfig(cert=tmp_path / "c.pem"))
+    assert token_url(secure, "/ws", "token", "t") == "wss://127.0.0.1:9001/ws?token=t"

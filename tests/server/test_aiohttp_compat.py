@@ -25,6 +25,7 @@ from aiohttp.web_protocol import RequestHandler
 from mockws.config.limits import ServerLimits
 from mockws.server.aiohttp_compat import (
     TESTED_AIOHTTP,
+    await_close_reply,
     handler_options,
     heartbeat_expired,
     message_size_limit,
@@ -539,3 +540,48 @@ async def test_handler_options_reach_every_request_handler(raw_clients: object) 
             "handler_options",
         )
     assert "keepalive_timeout" not in handler_options(ServerLimits(handshake_timeout=None))
+
+
+# await_close_reply
+
+
+async def _eof_after_close_frame(wait_for_reply: bool) -> bool:
+    """Close from another task while the handler reads; tell whether TCP ended unanswered."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        socket = web.WebSocketResponse(timeout=3)
+        await socket.prepare(request)
+        closing = asyncio.create_task(socket.close(code=4001))
+        message = await socket.receive()
+        assert message.type is WSMsgType.CLOSING, broken(
+            f"receive() returning CLOSING when close() runs in another task (got {message.type})",
+            "await_close_reply",
+        )
+        if wait_for_reply:
+            await_close_reply(socket)
+        await closing
+        return socket
+
+    async with aiohttp_server(handler) as port:
+        client = await RawClient.upgrade(port, "/ws")
+        try:
+            assert (await client.read_frame()).opcode == OP_CLOSE
+            try:
+                ended = await asyncio.wait_for(client.reader.read(1), 0.5) == b""
+            except TimeoutError:
+                ended = False
+            client.send_frame(OP_CLOSE, struct.pack("!H", 4001))
+            return ended
+        finally:
+            await client.close()
+
+
+async def test_await_close_reply_makes_close_read_the_clients_close_frame() -> None:
+    """Without it aiohttp ends TCP right after its close frame; with it, it waits for the reply."""
+    assert await _eof_after_close_frame(wait_for_reply=False), (
+        "aiohttp now waits for the client's close frame by itself: "
+        "mockws.server.aiohttp_compat.await_close_reply() can go"
+    )
+    assert not await _eof_after_close_frame(wait_for_reply=True), broken(
+        "close() reading the peer's close frame once _closing is cleared", "await_close_reply"
+    )

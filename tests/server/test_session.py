@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import struct
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from mockws.testing import RunningServer, run_server
@@ -108,3 +111,34 @@ async def test_invalid_utf8_text_closes_1007(server: RunningServer) -> None:
     await eventually(lambda: bool(closed(server)))
     assert closed(server) == [(1007, "Invalid UTF-8 text message")]
     await client.close()
+
+
+CLOSE_HANDLER = """
+async def on_connect(conn):
+    await conn.send({"id": conn.id})
+"""
+
+
+async def test_a_close_from_another_task_waits_for_the_clients_close_frame(
+    project: Path, write: WriteFile, raw_clients: list[RawClient]
+) -> None:
+    """Defect 6: the admin API closes; TCP stays open until the client's close frame comes."""
+    write("hello.py", CLOSE_HANDLER)
+    config = {"endpoints": [endpoint("/ws", "hello.py")]}
+    async with run_server(config, base_dir=project) as server:
+        client = await RawClient.upgrade(server.port, "/ws")
+        conn_id = (await client.read_data_frame()).json()["id"]
+        async with aiohttp.ClientSession() as session:
+            close_url = server.http_url(f"/__mockws/api/connections/{conn_id}/close")
+            closing = asyncio.create_task(session.post(close_url, json={"code": 4001}))
+            assert await client.read_close() == 4001
+            # Not answered yet: no EOF for a while, and the connection is still registered.
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(client.reader.read(1), 0.5)
+            assert server.hub.get(conn_id) is not None
+            client.send_frame(OP_CLOSE, struct.pack("!H", 4001))
+            assert await client.at_eof()
+            reply = await asyncio.wait_for(closing, 5)
+            assert reply.status == 200
+            reply.release()
+        await eventually(lambda: server.hub.get(conn_id) is None)

@@ -10,9 +10,17 @@ const TOKEN_KEY = "mockws-admin-token";
 
 const $ = (id) => document.getElementById(id);
 
+const MAX_EXPORT = 5000;
+
 const state = {
   server: null,
   connections: new Map(),
+  // conn id -> endpoint, kept after a close so later rows (errors) still find it.
+  endpointOf: new Map(),
+  // Raw events of the log, for the JSONL export.
+  history: [],
+  // Broadcasts that reached nobody, folded into one row per target.
+  folded: new Map(),
   rooms: new Map(),
   paused: false,
   buffered: [],
@@ -176,15 +184,54 @@ function describe(event) {
   }
 }
 
+function handlerFile(handler) {
+  // "handlers.chat" and "handlers/chat.py" name the same file.
+  return handler.endsWith(".py") || handler.includes("/") ? handler : handler.replaceAll(".", "/") + ".py";
+}
+
+// The endpoints an event belongs to, so that filtering by an endpoint finds its
+// joins, errors, failed reloads and room broadcasts, which carry no endpoint.
+function endpointsOf(event) {
+  const found = new Set();
+  if (event.endpoint) found.add(event.endpoint);
+  if (event.conn_id && state.endpointOf.has(event.conn_id)) found.add(state.endpointOf.get(event.conn_id));
+  const endpoints = state.server?.endpoints || [];
+  if (event.handler) {
+    for (const endpoint of endpoints) if (endpoint.handler === event.handler) found.add(endpoint.pattern);
+  }
+  if (event.type === "reload" && event.target) {
+    for (const endpoint of endpoints) {
+      if (event.target.includes(handlerFile(endpoint.handler)) || (event.message || "").includes(handlerFile(endpoint.handler))) {
+        found.add(endpoint.pattern);
+      }
+    }
+  }
+  for (const room of event.rooms || []) {
+    for (const member of state.rooms.get(room) || []) {
+      if (state.endpointOf.has(member)) found.add(state.endpointOf.get(member));
+    }
+  }
+  return [...found];
+}
+
+function isEmptyBroadcast(event) {
+  return event.type === "out" && !event.conn_id && event.recipients === 0;
+}
+
+function foldKey(event) {
+  return [event.endpoint || "", (event.rooms || []).join(","), event.user || ""].join("|");
+}
+
 function buildRow(event) {
   const info = describe(event);
   if (!info) return null;
   const row = el("div", "row " + info.cls);
   row.dataset.type = event.type;
+  if (isEmptyBroadcast(event)) row.classList.add("nobody");
   row.append(el("span", "time", clock(event.time)), el("span", "dir", info.dir), el("span", "who", info.who || ""));
   row.append(el("span", "size", info.size === undefined ? "" : size(info.size)));
   const preview = el("span", "preview");
-  let search = [event.type, info.who, event.endpoint, info.text].join(" ");
+  let search = [event.type, info.who, ...endpointsOf(event), info.text].join(" ");
   if (info.message) {
     const message = info.message;
     if (message.binary) {
@@ -223,11 +270,39 @@ function matchesFilter(row) {
   return !filter || row.dataset.search.includes(filter);
 }
 
+// A broadcast that reached nobody replaces the earlier row for the same target
+// (moved to the end, counting how many), so a timer pushing to empty rooms
+// does not bury the log.
+function foldInto(event, fragment) {
+  const key = foldKey(event);
+  const previous = state.folded.get(key);
+  const row = buildRow(event);
+  if (!row) return;
+  const count = previous ? Number(previous.dataset.count) + 1 : 1;
+  row.dataset.count = String(count);
+  if (count > 1) row.querySelector(".who").textContent += ` ×${count}`;
+  if (previous) previous.remove();
+  state.folded.set(key, row);
+  if (!matchesFilter(row)) row.classList.add("hidden");
+  fragment.append(row);
+}
+
+function remember(event) {
+  state.history.push(event);
+  if (state.history.length > MAX_EXPORT) state.history.splice(0, state.history.length - MAX_EXPORT);
+}
+
 function appendRows(events) {
   const log = $("log");
   const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
   const fragment = document.createDocumentFragment();
   for (const event of events) {
+    if (event.type !== "notice") remember(event);
+    if (isEmptyBroadcast(event)) {
+      foldInto(event, fragment);
+      state.logged += 1;
+      continue;
+    }
     const row = buildRow(event);
     if (!row) continue;
     if (!matchesFilter(row)) row.classList.add("hidden");
@@ -236,6 +311,7 @@ function appendRows(events) {
   }
   log.append(fragment);
   while (log.childElementCount > MAX_ROWS) log.firstElementChild.remove();
+  for (const [key, row] of state.folded) if (!row.isConnected) state.folded.delete(key);
   $("log-count").textContent = state.logged;
   if ($("follow").checked && (atBottom || events.length)) log.scrollTop = log.scrollHeight;
 }
@@ -268,8 +344,31 @@ $("pause").addEventListener("click", () => {
 $("clear").addEventListener("click", () => {
   $("log").replaceChildren();
   state.buffered = [];
+  state.history = [];
+  state.folded.clear();
   state.logged = 0;
   $("log-count").textContent = "0";
+});
+
+$("hide-nobody").addEventListener("change", () => {
+  $("log").classList.toggle("hide-nobody", $("hide-nobody").checked);
+});
+
+// The log's events (up to MAX_EXPORT, folded rows unfolded) as JSON Lines, one event a line.
+function exportJsonl() {
+  return state.history.map((event) => JSON.stringify(event)).join("\n") + (state.history.length ? "\n" : "");
+}
+
+$("export").addEventListener("click", () => {
+  const blob = new Blob([exportJsonl()], { type: "application/x-ndjson" });
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  link.download = `mockws-log-${stamp}.jsonl`;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 1000);
 });
 
 // --- connections and rooms
@@ -357,12 +456,17 @@ function removeFromRoom(room, connId) {
 function applySnapshot(snapshot) {
   state.server = snapshot.server;
   state.connections = new Map(snapshot.connections.map((conn) => [conn.id, conn]));
+  for (const conn of snapshot.connections) state.endpointOf.set(conn.id, conn.endpoint);
   state.rooms = new Map(snapshot.rooms.map((room) => [room.name, new Set(room.members)]));
   renderEndpoints();
   scheduleRender();
 }
 
 function applyEvent(event) {
+  if (event.type === "open") {
+    state.endpointOf.set(event.conn_id, event.endpoint);
+    if (state.endpointOf.size > 10000) state.endpointOf.delete(state.endpointOf.keys().next().value);
+  }
   const conn = event.conn_id ? state.connections.get(event.conn_id) : undefined;
   switch (event.type) {
     case "open":
