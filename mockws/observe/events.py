@@ -37,6 +37,7 @@ __all__ = [
     "Reloaded",
     "RoomJoined",
     "RoomLeft",
+    "SpecViolation",
     "Subscriber",
     "event_to_dict",
     "handler_failed",
@@ -210,6 +211,28 @@ class Reloaded(Event):
     target: str
     ok: bool = True
     message: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpecViolation(Event):
+    """A message broke the endpoint's AsyncAPI channel.
+
+    Attributes:
+        conn_id: The connection concerned.
+        endpoint: Its endpoint's pattern.
+        direction: ``incoming`` (from the client) or ``outgoing`` (to it).
+        mode: ``warn`` (passed on) or ``reject`` (answered with an error).
+        channel: The channel's place in the document.
+        problems: Each failed keyword: ``{keyword, path, value, message}``.
+    """
+
+    kind: ClassVar[str] = "invalid"
+    conn_id: str
+    endpoint: str
+    direction: str
+    mode: str
+    channel: str
+    problems: tuple[dict[str, str], ...] = ()
 
 
 Subscriber = Callable[[Event], None]

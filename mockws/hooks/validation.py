@@ -1,0 +1,326 @@
+"""Check traffic against an AsyncAPI channel: handshakes, messages in and out.
+
+:class:`ChannelValidator` compiles a channel's schemas once per endpoint
+(``jsonschema``, the dialect the document declares, ``$ref`` resolved from
+the document's files with ``referencing``). :func:`validation_stage` is the
+pipeline stage placed before the handler: in ``warn`` mode an invalid
+message is logged, shown in the inspector and passed on; in ``reject`` mode
+it is answered with an error message and, past ``max_invalid``, the
+connection closes with 1007. An invalid outgoing message is a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..config.asyncapi import import_optional
+from ..config.asyncapi_model import ChannelBinding, ChannelSpec, MessageSpec
+from ..hub.connection import Connection
+from ..observe.events import SpecViolation
+from ..observe.redact import mask_json_secrets
+from ..wire.close import CloseCode
+from ..wire.frames import Opcode
+from .pipeline import Stage
+
+__all__ = [
+    "ChannelValidator",
+    "Match",
+    "Violation",
+    "check_examples",
+    "outgoing_check",
+    "validation_stage",
+]
+
+log = logging.getLogger("mockws.asyncapi")
+
+_MAX_VIOLATIONS = 5
+_VALUE_CHARS = 80
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One failed JSON Schema keyword.
+
+    Attributes:
+        keyword: The keyword that failed (``type``, ``required``, ``enum``...).
+        path: JSON pointer into the message (``/text``), ``""`` for the whole.
+        value: The failing value, shortened, secrets masked.
+        message: jsonschema's description of the failure.
+    """
+
+    keyword: str
+    path: str
+    value: str
+    message: str
+
+    def describe(self) -> str:
+        """One line: ``/text: 5 is not of type 'string' [type]``."""
+        return f"{self.path or '/'}: {self.message} [{self.keyword}]"
+
+    def as_dict(self) -> dict[str, str]:
+        """The JSON form sent to clients and the inspector."""
+        return {"keyword": self.keyword, "path": self.path, "value": self.value}
+
+
+@dataclass(frozen=True)
+class Match:
+    """What a message was checked against: the message it is, or why it is none.
+
+    Attributes:
+        message: The spec message the data is, None when it matches none.
+        violations: The failures against the closest message; empty when valid.
+    """
+
+    message: MessageSpec | None
+    violations: tuple[Violation, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when the data is one of the messages."""
+        return self.message is not None and not self.violations
+
+
+def _shorten(value: Any) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=repr)
+    except (TypeError, ValueError):
+        text = repr(value)
+    text = mask_json_secrets(text)
+    return text if len(text) <= _VALUE_CHARS else text[: _VALUE_CHARS - 1] + "…"
+
+
+def _pointer(parts: Iterable[object]) -> str:
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+class ChannelValidator:
+    """The compiled schemas of one channel, and the checks made with them."""
+
+    def __init__(self, channel: ChannelSpec) -> None:
+        self.channel = channel
+        file = channel.document.file
+        self._jsonschema = import_optional("jsonschema", file)
+        referencing = import_optional("referencing", file)
+        from referencing.jsonschema import DRAFT7
+
+        self.registry: Any = referencing.Registry().with_resources(
+            (uri, referencing.Resource(contents=data, specification=DRAFT7))
+            for uri, data in channel.document.resources.items()
+        )
+        self._validators: dict[str, Any] = {}
+        self.incoming = channel.messages("receive")
+        self.outgoing = channel.messages("send") + channel.replies
+        self._parameters = [
+            (parameter.name, self._compile(parameter.schema))
+            for parameter in channel.parameters
+            if parameter.schema is not None
+        ]
+        self._query = self._compile(channel.query) if channel.query is not None else None
+
+    # -- compiling
+
+    def resolve(self, uri: str) -> Any:
+        """Return the schema at ``uri`` (``file:///...#/pointer``)."""
+        return self.registry.resolver().lookup(uri).contents
+
+    def _compile(self, schema: Mapping[str, Any], default_dialect: str | None = None) -> Any:
+        target = schema
+        if set(schema) == {"$ref"}:
+            target = self.resolve(schema["$ref"])
+        validators = self._jsonschema.validators
+        default = (
+            validators.validator_for({"$schema": default_dialect})
+            if default_dialect
+            else self._jsonschema.Draft7Validator
+        )
+        cls = validators.validator_for(target, default=default) if isinstance(target, dict) else default
+        return cls(dict(schema), registry=self.registry)
+
+    def validator(self, message: MessageSpec) -> Any | None:
+        """The compiled validator of ``message``'s payload, None when it has no schema."""
+        if message.payload is None:
+            return None
+        found = self._validators.get(message.payload)
+        if found is None:
+            found = self._compile({"$ref": message.payload}, message.default_dialect)
+            self._validators[message.payload] = found
+        return found
+
+    # -- checks
+
+    def violations(self, validator: Any, data: Any) -> tuple[Violation, ...]:
+        """Check ``data`` with ``validator``; the most relevant failures first."""
+        errors = sorted(validator.iter_errors(data), key=self._jsonschema.exceptions.relevance)
+        return tuple(
+            Violation(
+                keyword=str(error.validator),
+                path=_pointer(error.absolute_path),
+                value=_shorten(error.instance),
+                message=error.message,
+            )
+            for error in errors[:_MAX_VIOLATIONS]
+        )
+
+    def match(self, data: Any, messages: Sequence[MessageSpec]) -> Match:
+        """Tell which of ``messages`` ``data`` is, or how it fails the closest one.
+
+        Text that is JSON is parsed first (an endpoint with ``parse_json: false``
+        hands its messages on as text).
+        """
+        if isinstance(data, (bytes, bytearray)):
+            return Match(None, (Violation("type", "", "binary", "a binary message: the spec describes JSON"),))
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except ValueError:
+                pass
+        if not messages:
+            return Match(
+                None, (Violation("messages", "", _shorten(data), "this channel takes no message"),)
+            )
+        best: tuple[Violation, ...] | None = None
+        for message in messages:
+            validator = self.validator(message)
+            if validator is None:
+                return Match(message)
+            found = self.violations(validator, data)
+            if not found:
+                return Match(message)
+            # The closest message is the one whose failures lie deepest (a wrong
+            # field), not the one that fails at the top (another message's type).
+            if best is None or _depth(found) > _depth(best):
+                best = found
+        return Match(None, best or ())
+
+    def handshake(self, params: Mapping[str, str], query: Mapping[str, str]) -> list[str]:
+        """Return why an upgrade breaks the channel's parameters or query schema."""
+        problems = []
+        for name, validator in self._parameters:
+            if name in params:
+                problems += [
+                    f"parameter {name}: {v.message} [{v.keyword}]"
+                    for v in self.violations(validator, params[name])
+                ]
+        if self._query is not None:
+            values = {key: query[key] for key in query}
+            problems += [f"query{v.path or ''}: {v.message} [{v.keyword}]" for v in self.violations(self._query, values)]
+        return problems
+
+
+def _depth(violations: Sequence[Violation]) -> int:
+    return max((v.path.count("/") for v in violations), default=0)
+
+
+def _announce(
+    conn: Connection, direction: str, match: Match, mode: str, where: str
+) -> None:
+    problems = "; ".join(v.describe() for v in match.violations)
+    log.warning(
+        "%s %s: %s message breaks the AsyncAPI spec (%s): %s",
+        conn.id,
+        conn.endpoint,
+        direction,
+        where,
+        problems,
+    )
+    events = conn.hub.events
+    if events.active:
+        events.publish(
+            SpecViolation(
+                conn_id=conn.id,
+                endpoint=conn.endpoint,
+                direction=direction,
+                mode=mode,
+                channel=where,
+                problems=tuple(v.as_dict() | {"message": v.message} for v in match.violations),
+            )
+        )
+
+
+def validation_stage(binding: ChannelBinding, validator: ChannelValidator, invalid: dict[str, int]) -> Stage:
+    """Return the stage that checks each incoming message against the channel.
+
+    Args:
+        binding: The endpoint's channel and mode.
+        validator: The channel's compiled schemas.
+        invalid: Invalid messages so far, by connection id (the caller drops
+            a connection's entry when it closes).
+    """
+    channel = binding.channel
+    reject = binding.validate == "reject"
+    limit = binding.max_invalid
+
+    async def validate(conn: Connection, data: Any) -> bool:
+        match = validator.match(data, validator.incoming)
+        if match.ok:
+            return False
+        _announce(conn, "incoming", match, binding.validate, channel.where)
+        if not reject:
+            return False
+        count = invalid.get(conn.id, 0) + 1
+        invalid[conn.id] = count
+        await conn.send(
+            {
+                "error": "invalid message",
+                "channel": channel.name,
+                "problems": [v.as_dict() | {"message": v.message} for v in match.violations],
+            }
+        )
+        if count > limit:
+            await conn.close(
+                CloseCode.INVALID_DATA, f"Invalid message: {count} broke the AsyncAPI spec"
+            )
+        return True
+
+    return validate
+
+
+def outgoing_check(validator: ChannelValidator) -> Any:
+    """Return the check of every message a connection sends: a warning when it breaks the spec."""
+    messages = validator.outgoing
+    where = validator.channel.where
+
+    def check(conn: Connection, opcode: int, payload: bytes) -> None:
+        data: Any = payload
+        if opcode == Opcode.TEXT:
+            try:
+                data = json.loads(payload)
+            except ValueError:
+                data = payload.decode("utf-8", "replace")
+        match = validator.match(data, messages)
+        if not match.ok:
+            _announce(conn, "outgoing", match, "warn", where)
+
+    return check
+
+
+def check_examples(channel: ChannelSpec) -> list[str]:
+    """Return one line per example that breaks its own message's schema, or schema that is invalid."""
+    validator = ChannelValidator(channel)
+    problems = []
+    seen: set[str] = set()
+    for operation in channel.operations:
+        for message in operation.messages + operation.reply:
+            if message.where in seen:
+                continue
+            seen.add(message.where)
+            compiled = validator.validator(message)
+            if compiled is None:
+                continue
+            try:
+                type(compiled).check_schema(validator.resolve(message.payload or ""))
+            except validator._jsonschema.exceptions.SchemaError as exc:  # noqa: SLF001
+                problems.append(f"{message.where}: the payload schema is invalid: {exc.message}")
+                continue
+            for index, example in enumerate(message.examples):
+                found = validator.violations(compiled, example)
+                if found:
+                    problems.append(
+                        f"{message.where}/examples/{index}: the example breaks its schema: "
+                        + "; ".join(v.describe() for v in found)
+                    )
+    return problems
