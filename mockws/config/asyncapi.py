@@ -21,7 +21,8 @@ import difflib
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
@@ -41,7 +42,8 @@ from .asyncapi_model import (
 )
 from .durations import parse_duration
 from .keys import KeyReader, describe_value
-from .patterns import PatternError, compile_pattern
+from .model import Config, EndpointConfig
+from .patterns import DuplicatePattern, PatternError, compile_distinct, compile_pattern
 from .yaml_source import SourceMap, load_yaml
 
 __all__ = [
@@ -56,6 +58,8 @@ __all__ = [
     "load_spec",
     "parse_asyncapi",
     "parse_endpoint_asyncapi",
+    "refresh_spec",
+    "spec_endpoints",
 ]
 
 INSTALL_HINT = "pip install 'mockws[asyncapi]'"
@@ -200,7 +204,8 @@ class _Reader:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             if origin is None:
                 raise ConfigError(f"cannot read the AsyncAPI document: {why}", file=path) from None
-            raise self.error(*origin, f"cannot read the file this $ref names ({path}): {why}")
+            message = f"cannot read the file this $ref names ({path}): {why}"
+            raise self.error(*origin, message) from None
         data, source = load_yaml(text, path)
         self.docs[uri] = _Document(path, data, source, raw)
         resource = self._referencing.Resource(contents=data, specification=self._draft7)
@@ -381,11 +386,15 @@ class _Reader:
             else:
                 url = str(node.get("url") or "")
                 path = urlsplit(url if "://" in url else f"//{url}").path
-            path = _SERVER_VARIABLE.sub(
-                lambda found: str((variables.get(found.group(1)) or {}).get("default", "")), path
-            )
+            path = _SERVER_VARIABLE.sub(partial(_default, variables), path)
             found[f"{uri}#{pointer}"] = path.rstrip("/")
         return found
+
+
+def _default(variables: Any, found: re.Match[str]) -> str:
+    """A server variable's default value, for its ``{name}`` in a URL."""
+    variable = variables.get(found.group(1)) if isinstance(variables, dict) else None
+    return str(variable.get("default", "")) if isinstance(variable, dict) else ""
 
 
 def _join(pathname: str, address: str) -> str:
@@ -410,7 +419,9 @@ class _Builder:
         self.major = int(version.split(".", 1)[0])
         root = reader.root
         self.servers = reader.pathnames(root.get("servers"), self.major)
-        self.has_servers = bool(reader.mapping(root.get("servers"), reader.root_uri, "/servers", ""))
+        self.has_servers = bool(
+            reader.mapping(root.get("servers"), reader.root_uri, "/servers", "")
+        )
         if self.has_servers and not self.servers:
             raise reader.error(
                 reader.root_uri, "/servers", "no server has protocol ws or wss: nothing to serve"
@@ -532,9 +543,13 @@ class _Builder:
             )
             where = f"{channel_uri}#{channel_pointer}"
             if where not in found:
-                raise reader.error(uri, f"{pointer}/channel", "does not name a channel of /channels")
+                raise reader.error(
+                    uri, f"{pointer}/channel", "does not name a channel of /channels"
+                )
             channel = found[where]
-            operations[where].append(self.operation_v3(str(key), action, node, uri, pointer, channel))
+            operations[where].append(
+                self.operation_v3(str(key), action, node, uri, pointer, channel)
+            )
         channels = []
         for where, (key, node, uri, pointer) in found.items():
             address = node.get("address")
@@ -600,8 +615,9 @@ class _Builder:
                     reply = self.channel_messages(target_node, target_uri, target_pointer)
             if action == "send":
                 reader.problem(
-                    uri, f"{pointer}/reply", "a send operation's reply comes from the client: "
-                    "the mock does not wait for it",
+                    uri,
+                    f"{pointer}/reply",
+                    "a send operation's reply comes from the client: the mock does not wait for it",
                 )
                 reply = []
             elif not reply:
@@ -621,7 +637,9 @@ class _Builder:
         )
         channels = []
         for address, value in raw_channels.items():
-            node, uri, pointer = reader.follow(value, root_uri, f"/channels/{_escape(str(address))}")
+            node, uri, pointer = reader.follow(
+                value, root_uri, f"/channels/{_escape(str(address))}"
+            )
             if not isinstance(node, dict):
                 raise reader.error(uri, pointer, f"expected a channel, got {describe_value(node)}")
             operations = []
@@ -674,7 +692,8 @@ def load_spec(path: Path, cache: SpecCache | None = None) -> LoadedSpec:
         raise reader.error(
             reader.root_uri,
             "/asyncapi",
-            f"expected an AsyncAPI version such as '3.0.0' or '2.6.0', got {describe_value(version)}",
+            "expected an AsyncAPI version such as '3.0.0' or '2.6.0', "
+            f"got {describe_value(version)}",
         )
     reader.check_refs()
     builder = _Builder(reader, version)
@@ -689,24 +708,12 @@ def load_spec(path: Path, cache: SpecCache | None = None) -> LoadedSpec:
     channels = builder.build(document)
     if not channels:
         reader.problem(reader.root_uri, "/channels", "no channel to serve")
-    document = _with_problems(document, reader.problems)
-    channels = [_rebind(channel, document) for channel in channels]
+    document = replace(document, problems=tuple(reader.problems))
+    channels = [replace(channel, document=document) for channel in channels]
     loaded = LoadedSpec(document, tuple(channels))
     if cache is not None:
         cache[path] = loaded
     return loaded
-
-
-def _with_problems(document: SpecDocument, problems: list[str]) -> SpecDocument:
-    from dataclasses import replace
-
-    return replace(document, problems=tuple(problems))
-
-
-def _rebind(channel: ChannelSpec, document: SpecDocument) -> ChannelSpec:
-    from dataclasses import replace
-
-    return replace(channel, document=document)
 
 
 def find_channel(spec: LoadedSpec, wanted: str) -> ChannelSpec | None:
@@ -753,9 +760,20 @@ def _spec_file(reader: KeyReader, key: str, value: str, base_dir: Path) -> Path:
 
 
 def parse_endpoint_asyncapi(
-    section: KeyReader, base_dir: Path, settings: AsyncApiSettings | None, cache: SpecCache
+    section: KeyReader,
+    base_dir: Path,
+    settings: AsyncApiSettings | None,
+    cache: SpecCache,
+    *,
+    played: bool,
 ) -> ChannelBinding | None:
-    """Read an endpoint's ``asyncapi: {file, channel, validate, max_invalid}``."""
+    """Read an endpoint's ``asyncapi: {file, channel, validate, max_invalid}``.
+
+    Args:
+        played: Nothing else serves the endpoint (no handler, no rules): the
+            mock pushes and answers the channel's messages, as for a channel
+            the top-level document turned into an endpoint.
+    """
     if section.raw("asyncapi") is None:
         return None
     inner = section.child("asyncapi", "a mapping {file, channel}")
@@ -786,7 +804,80 @@ def parse_endpoint_asyncapi(
         max_invalid=inner.integer(
             "max_invalid", settings.max_invalid if settings is not None else 3
         ),
-        generated=False,
+        play=played,
+        declared=True,
     )
     inner.finish(ENDPOINT_ASYNCAPI_KEYS)
     return binding
+
+
+def spec_endpoints(
+    settings: AsyncApiSettings, cache: SpecCache, taken: set[str]
+) -> tuple[EndpointConfig, ...]:
+    """Return one endpoint per WebSocket channel of the top-level document.
+
+    A channel whose pattern a hand-written endpoint already has is left to
+    that endpoint (give it ``asyncapi: {channel: ...}`` to check its traffic).
+
+    Raises:
+        ConfigError: The document is invalid, or two channels have one pattern.
+    """
+    spec = load_spec(settings.file, cache)
+    endpoints: dict[str, EndpointConfig] = {}
+    for channel in spec.channels:
+        if channel.pattern in taken:
+            continue
+        try:
+            compile_distinct([*endpoints, channel.pattern])
+        except DuplicatePattern as exc:
+            file, _, pointer = channel.where.partition("#")
+            raise ConfigError(
+                f"channel {channel.name!r}: {exc}",
+                file=settings.file.parent / file,
+                key=f"#{pointer}",
+            ) from None
+        endpoints[channel.pattern] = EndpointConfig(
+            pattern=channel.pattern,
+            asyncapi=ChannelBinding(
+                channel=channel, validate=settings.validate, max_invalid=settings.max_invalid
+            ),
+        )
+    return tuple(endpoints.values())
+
+
+def refresh_spec(config: Config) -> Config:
+    """Return ``config`` with its AsyncAPI documents read again (for hot reload).
+
+    Hand-written endpoints keep their settings and take their channel from
+    the new document; the generated endpoints are made anew.
+
+    Raises:
+        ConfigError: A document is now invalid, or an endpoint's channel is gone.
+    """
+    cache: SpecCache = {}
+    endpoints = []
+    for endpoint in config.endpoints:
+        binding = endpoint.asyncapi
+        if binding is None:
+            endpoints.append(endpoint)
+            continue
+        if not binding.declared:
+            continue
+        spec = load_spec(binding.channel.document.file, cache)
+        channel = next(
+            (
+                c
+                for c in spec.channels
+                if c.name == binding.channel.name and c.pattern == binding.channel.pattern
+            ),
+            None,
+        ) or find_channel(spec, binding.channel.name)
+        if channel is None:
+            raise ConfigError(
+                f"channel {binding.channel.name!r} is no longer in the document",
+                file=binding.channel.document.file,
+            )
+        endpoints.append(replace(endpoint, asyncapi=replace(binding, channel=channel)))
+    if config.asyncapi is not None:
+        endpoints += spec_endpoints(config.asyncapi, cache, {e.pattern for e in endpoints})
+    return replace(config, endpoints=tuple(endpoints))

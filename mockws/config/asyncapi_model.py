@@ -176,13 +176,18 @@ class ChannelBinding:
         channel: The channel.
         validate: See :class:`AsyncApiSettings`.
         max_invalid: See :class:`AsyncApiSettings`.
-        generated: The endpoint was made from the document: the mock pushes
-            the ``send`` messages and answers ``reply``. False for a
-            hand-written endpoint (``asyncapi: {file, channel}``), whose
-            traffic is only validated.
+        play: The mock pushes the channel's ``send`` messages and answers
+            its ``reply`` operations: true for an endpoint made from the
+            document, or a config endpoint that nothing else serves. False
+            for an endpoint with a handler or rules, whose traffic is only
+            validated.
+        declared: The endpoint is written in the config
+            (``asyncapi: {file, channel}``); False when the top-level
+            document made it.
     """
 
     channel: ChannelSpec
     validate: ValidateMode = "warn"
     max_invalid: int = 3
-    generated: bool = True
+    play: bool = True
+    declared: bool = False

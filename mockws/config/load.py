@@ -13,6 +13,8 @@ import runpy
 from pathlib import Path
 
 from ..errors import ConfigError
+from .asyncapi import SpecCache, parse_asyncapi, parse_endpoint_asyncapi, spec_endpoints
+from .asyncapi_model import AsyncApiSettings
 from .keys import KeyReader, describe_value, expand_env
 from .limits import parse_endpoint_limits, parse_server_limits
 from .model import (
@@ -55,6 +57,7 @@ TOP_KEYS = (
     "admin_token",
     "limits",
     "endpoints",
+    "asyncapi",
 )
 ENDPOINT_KEYS = (
     "pattern",
@@ -66,6 +69,7 @@ ENDPOINT_KEYS = (
     "parse_json",
     "authenticate",
     "limits",
+    "asyncapi",
 )
 # The endpoint keys that give it something to do; an endpoint needs at least one.
 # A feature that makes an endpoint useful on its own adds its key here.
@@ -75,6 +79,7 @@ BEHAVIOUR_KEYS = (
     "on_connect",
     "every",
     "script",
+    "asyncapi",
 )
 _JWT_KEYS = (
     "secret",
@@ -157,7 +162,13 @@ def _parse_authenticate(section: KeyReader, base_dir: Path) -> JwtConfig | Authe
     return result
 
 
-def _parse_endpoint(data: object, key: str, source: SourceMap, base_dir: Path) -> EndpointConfig:
+def _parse_endpoint(
+    data: object,
+    key: str,
+    source: SourceMap,
+    base_dir: Path,
+    spec: tuple[AsyncApiSettings | None, SpecCache] | None = None,
+) -> EndpointConfig:
     section = KeyReader(data, key, source)
     pattern = section.string("pattern", required=True)
     assert pattern is not None
@@ -181,6 +192,12 @@ def _parse_endpoint(data: object, key: str, source: SourceMap, base_dir: Path) -
         parse_json=section.boolean("parse_json", True),
         authenticate=_parse_authenticate(section, base_dir),
         limits=parse_endpoint_limits(section),
+        asyncapi=parse_endpoint_asyncapi(
+            section,
+            base_dir,
+            *(spec or (None, {})),
+            played=not any(section.has(name) for name in BEHAVIOUR_KEYS if name != "asyncapi"),
+        ),
     )
     section.finish(ENDPOINT_KEYS)
     return endpoint
@@ -234,11 +251,15 @@ def config_from_mapping(
         raise top.error(
             "endpoints", f"expected a list of endpoints, got {describe_value(endpoints_data)}"
         )
+    asyncapi = parse_asyncapi(top, base_dir)
+    specs: SpecCache = {}
     endpoints = tuple(
-        _parse_endpoint(item, f"endpoints[{index}]", source_map, base_dir)
+        _parse_endpoint(item, f"endpoints[{index}]", source_map, base_dir, (asyncapi, specs))
         for index, item in enumerate(endpoints_data)
     )
     _check_duplicates(endpoints, source_map)
+    if asyncapi is not None:
+        endpoints += spec_endpoints(asyncapi, specs, {e.pattern for e in endpoints})
     config = Config(
         endpoints=endpoints,
         host=top.string("host", "127.0.0.1") or "127.0.0.1",
@@ -248,6 +269,7 @@ def config_from_mapping(
         allowed_origins=top.string_list("allowed_origins"),
         admin_token=_admin_token(top),
         limits=parse_server_limits(top),
+        asyncapi=asyncapi,
         source=source,
         base_dir=base_dir,
         source_map=source_map,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
+from .asyncapi_model import AsyncApiSettings, ChannelBinding
 from .limits import EndpointLimits, ServerLimits
 from .yaml_source import SourceMap
 
@@ -83,6 +84,8 @@ class EndpointConfig:
         parse_json: Text messages that are JSON reach ``on_message`` parsed.
         authenticate: JWT settings, a callable reference, or None for none.
         limits: Connection, slow-client and incoming-message limits (see mockws.config.limits).
+        asyncapi: The AsyncAPI channel whose spec the endpoint's traffic is
+            checked against (and, without a handler, played); None for none.
     """
 
     pattern: str
@@ -94,6 +97,7 @@ class EndpointConfig:
     parse_json: bool = True
     authenticate: JwtConfig | AuthenticateRef | None = None
     limits: EndpointLimits = EndpointLimits()
+    asyncapi: ChannelBinding | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,7 @@ class Config:
         admin_token: Required by the admin API and inspector when set; they
             are then served on any address, not only on loopback.
         limits: Server-wide limits (see mockws.config.limits).
+        asyncapi: The top-level AsyncAPI document whose channels are served.
         source: The config file, if the config came from one.
         base_dir: The folder relative paths resolve against.
     """
@@ -123,6 +128,7 @@ class Config:
     allowed_origins: tuple[str, ...] | None = None
     admin_token: str | None = field(default=None, repr=False)
     limits: ServerLimits = ServerLimits()
+    asyncapi: AsyncApiSettings | None = None
     source: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
     source_map: SourceMap = field(default_factory=SourceMap, compare=False, repr=False)
@@ -130,6 +136,17 @@ class Config:
     def error(self, key: str, message: str) -> ConfigError:
         """Build a ConfigError that points at ``key`` in this config's file."""
         return self.source_map.error(key, message)
+
+    @property
+    def spec_files(self) -> tuple[Path, ...]:
+        """The AsyncAPI documents the config uses, and every file they reference."""
+        files: dict[Path, None] = {}
+        if self.asyncapi is not None:
+            files[self.asyncapi.file] = None
+        for endpoint in self.endpoints:
+            if endpoint.asyncapi is not None:
+                files.update(dict.fromkeys(endpoint.asyncapi.channel.document.files))
+        return tuple(files)
 
     def endpoint_key(self, endpoint: EndpointConfig) -> str:
         """Return the key path (``endpoints[2]``) of ``endpoint`` in this config."""

@@ -17,20 +17,17 @@ import contextlib
 import copy
 import itertools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..config.asyncapi_model import ChannelSpec, MessageSpec, OperationSpec
+from ..config.asyncapi_model import ChannelBinding, ChannelSpec, MessageSpec, OperationSpec
 from ..hub.connection import Connection
 from .pipeline import Stage
-from .validation import ChannelValidator
+from .validation import ChannelValidator, outgoing_check, validation_stage
 
-__all__ = ["Opener", "SpecPlayer", "example_from_schema"]
+__all__ = ["SpecPlayer", "SpecRuntime", "example_from_schema"]
 
 log = logging.getLogger("mockws.asyncapi")
-
-Opener = Callable[[Connection], Awaitable[Callable[[], None] | None]]
-"""Runs once a connection is open (after ``on_connect``); returns its cleanup, if any."""
 
 _MAX_DEPTH = 8
 _FORMATS = {
@@ -143,6 +140,11 @@ class SpecPlayer:
         self._samples: dict[str, tuple[Any, ...]] = {}
         self._requests = [op for op in channel.operations if op.action == "receive" and op.reply]
 
+    @property
+    def answers(self) -> bool:
+        """True when the channel has request/reply operations to answer."""
+        return bool(self._requests)
+
     def samples(self, message: MessageSpec) -> tuple[Any, ...]:
         """The message's examples, or one payload made from its schema."""
         found = self._samples.get(message.where)
@@ -187,7 +189,11 @@ class SpecPlayer:
     async def _every(self, conn: Connection, operation: OperationSpec) -> None:
         assert operation.interval is not None
         rounds = itertools.cycle(
-            [(message, sample) for message in operation.messages for sample in self.samples(message)]
+            [
+                (message, sample)
+                for message in operation.messages
+                for sample in self.samples(message)
+            ]
         )
         with contextlib.suppress(asyncio.CancelledError):
             while not conn.closed:
@@ -223,3 +229,42 @@ class SpecPlayer:
             if value is not None:
                 _set(answer, target, value)
         return answer
+
+
+class SpecRuntime:
+    """Everything an endpoint tied to an AsyncAPI channel runs.
+
+    Built once per endpoint from its :class:`ChannelBinding`: the stages a
+    message passes before the handler (validation, then the replies when
+    the endpoint plays the channel), the handshake check, the check of
+    outgoing messages and what runs when a connection opens.
+    """
+
+    def __init__(self, binding: ChannelBinding) -> None:
+        self.binding = binding
+        self.validator = ChannelValidator(binding.channel)
+        self._invalid: dict[str, int] = {}
+        self.player = SpecPlayer(binding.channel, self.validator) if binding.play else None
+        stages = [validation_stage(binding, self.validator, self._invalid)]
+        if self.player is not None and self.player.answers:
+            stages.append(self.player.reply_stage())
+        self.stages: tuple[Stage, ...] = tuple(stages)
+        self.outgoing = outgoing_check(self.validator)
+
+    def handshake(
+        self, params: Mapping[str, str], query: Mapping[str, str], secret: frozenset[str]
+    ) -> list[str]:
+        """Why an upgrade breaks the channel's parameters or ``query`` schema (none: valid)."""
+        return self.validator.handshake(params, query, secret)
+
+    async def open(self, conn: Connection) -> Callable[[], None]:
+        """Push the on-connect messages and start the timed ones; return the cleanup."""
+        pushes = await self.player.open(conn) if self.player is not None else None
+        invalid = self._invalid
+
+        def cleanup() -> None:
+            invalid.pop(conn.id, None)
+            if pushes is not None:
+                pushes()
+
+        return cleanup

@@ -39,6 +39,21 @@ log = logging.getLogger("mockws.asyncapi")
 
 _MAX_VIOLATIONS = 5
 _VALUE_CHARS = 80
+# What reject mode answers an invalid message with: a message of its own, so
+# that the check of outgoing messages knows it.
+ERROR_SCHEMA_URI = "urn:mockws:asyncapi:error"
+_ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "error": {"const": "invalid message"},
+        "channel": {"type": "string"},
+        "problems": {"type": "array"},
+    },
+    "required": ["error", "problems"],
+}
+_ERROR_MESSAGE = MessageSpec(
+    name="mockws error", where=ERROR_SCHEMA_URI, payload=ERROR_SCHEMA_URI, default_dialect=""
+)
 
 
 @dataclass(frozen=True)
@@ -107,13 +122,14 @@ class ChannelValidator:
         referencing = import_optional("referencing", file)
         from referencing.jsonschema import DRAFT7
 
+        resources = {**channel.document.resources, ERROR_SCHEMA_URI: _ERROR_SCHEMA}
         self.registry: Any = referencing.Registry().with_resources(
             (uri, referencing.Resource(contents=data, specification=DRAFT7))
-            for uri, data in channel.document.resources.items()
+            for uri, data in resources.items()
         )
         self._validators: dict[str, Any] = {}
         self.incoming = channel.messages("receive")
-        self.outgoing = channel.messages("send") + channel.replies
+        self.outgoing = channel.messages("send") + channel.replies + (_ERROR_MESSAGE,)
         self._parameters = [
             (parameter.name, self._compile(parameter.schema))
             for parameter in channel.parameters
@@ -137,8 +153,20 @@ class ChannelValidator:
             if default_dialect
             else self._jsonschema.Draft7Validator
         )
-        cls = validators.validator_for(target, default=default) if isinstance(target, dict) else default
+        cls = (
+            validators.validator_for(target, default=default)
+            if isinstance(target, dict)
+            else default
+        )
         return cls(dict(schema), registry=self.registry)
+
+    def schema_problem(self, compiled: Any, uri: str) -> str | None:
+        """Return why the schema at ``uri`` breaks its dialect's metaschema, or None."""
+        try:
+            type(compiled).check_schema(self.resolve(uri))
+        except self._jsonschema.exceptions.SchemaError as exc:
+            return str(exc.message)
+        return None
 
     def validator(self, message: MessageSpec) -> Any | None:
         """The compiled validator of ``message``'s payload, None when it has no schema."""
@@ -172,7 +200,10 @@ class ChannelValidator:
         hands its messages on as text).
         """
         if isinstance(data, (bytes, bytearray)):
-            return Match(None, (Violation("type", "", "binary", "a binary message: the spec describes JSON"),))
+            return Match(
+                None,
+                (Violation("type", "", "binary", "a binary message: the spec describes JSON"),),
+            )
         if isinstance(data, str):
             try:
                 data = json.loads(data)
@@ -196,8 +227,16 @@ class ChannelValidator:
                 best = found
         return Match(None, best or ())
 
-    def handshake(self, params: Mapping[str, str], query: Mapping[str, str]) -> list[str]:
-        """Return why an upgrade breaks the channel's parameters or query schema."""
+    def handshake(
+        self,
+        params: Mapping[str, str],
+        query: Mapping[str, str],
+        secret: frozenset[str] = frozenset(),
+    ) -> list[str]:
+        """Return why an upgrade breaks the channel's parameters or query schema.
+
+        Values of the ``secret`` query parameters (a token) are never quoted.
+        """
         problems = []
         for name, validator in self._parameters:
             if name in params:
@@ -207,7 +246,10 @@ class ChannelValidator:
                 ]
         if self._query is not None:
             values = {key: query[key] for key in query}
-            problems += [f"query{v.path or ''}: {v.message} [{v.keyword}]" for v in self.violations(self._query, values)]
+            for v in self.violations(self._query, values):
+                head = v.path.split("/")[1] if v.path.count("/") else ""
+                message = f"fails '{v.keyword}'" if head in secret else v.message
+                problems.append(f"query{v.path}: {message} [{v.keyword}]")
         return problems
 
 
@@ -215,9 +257,7 @@ def _depth(violations: Sequence[Violation]) -> int:
     return max((v.path.count("/") for v in violations), default=0)
 
 
-def _announce(
-    conn: Connection, direction: str, match: Match, mode: str, where: str
-) -> None:
+def _announce(conn: Connection, direction: str, match: Match, mode: str, where: str) -> None:
     problems = "; ".join(v.describe() for v in match.violations)
     log.warning(
         "%s %s: %s message breaks the AsyncAPI spec (%s): %s",
@@ -241,7 +281,9 @@ def _announce(
         )
 
 
-def validation_stage(binding: ChannelBinding, validator: ChannelValidator, invalid: dict[str, int]) -> Stage:
+def validation_stage(
+    binding: ChannelBinding, validator: ChannelValidator, invalid: dict[str, int]
+) -> Stage:
     """Return the stage that checks each incoming message against the channel.
 
     Args:
@@ -272,7 +314,8 @@ def validation_stage(binding: ChannelBinding, validator: ChannelValidator, inval
         )
         if count > limit:
             await conn.close(
-                CloseCode.INVALID_DATA, f"Invalid message: {count} broke the AsyncAPI spec"
+                CloseCode.INVALID_DATA,
+                f"Invalid message: {count} broke the AsyncAPI spec (max_invalid {limit})",
             )
         return True
 
@@ -283,8 +326,15 @@ def outgoing_check(validator: ChannelValidator) -> Any:
     """Return the check of every message a connection sends: a warning when it breaks the spec."""
     messages = validator.outgoing
     where = validator.channel.where
+    # A broadcast queues one payload object for every recipient: check it once.
+    last: list[Any] = [None, None]
 
     def check(conn: Connection, opcode: int, payload: bytes) -> None:
+        if payload is last[0]:
+            match = last[1]
+            if not match.ok:
+                _announce(conn, "outgoing", match, "warn", where)
+            return
         data: Any = payload
         if opcode == Opcode.TEXT:
             try:
@@ -292,6 +342,7 @@ def outgoing_check(validator: ChannelValidator) -> Any:
             except ValueError:
                 data = payload.decode("utf-8", "replace")
         match = validator.match(data, messages)
+        last[0], last[1] = payload, match
         if not match.ok:
             _announce(conn, "outgoing", match, "warn", where)
 
@@ -299,7 +350,7 @@ def outgoing_check(validator: ChannelValidator) -> Any:
 
 
 def check_examples(channel: ChannelSpec) -> list[str]:
-    """Return one line per example that breaks its own message's schema, or schema that is invalid."""
+    """Return one line per example that breaks its message's schema, and per invalid schema."""
     validator = ChannelValidator(channel)
     problems = []
     seen: set[str] = set()
@@ -311,10 +362,9 @@ def check_examples(channel: ChannelSpec) -> list[str]:
             compiled = validator.validator(message)
             if compiled is None:
                 continue
-            try:
-                type(compiled).check_schema(validator.resolve(message.payload or ""))
-            except validator._jsonschema.exceptions.SchemaError as exc:  # noqa: SLF001
-                problems.append(f"{message.where}: the payload schema is invalid: {exc.message}")
+            schema_problem = validator.schema_problem(compiled, message.payload or "")
+            if schema_problem is not None:
+                problems.append(f"{message.where}: the payload schema is invalid: {schema_problem}")
                 continue
             for index, example in enumerate(message.examples):
                 found = validator.violations(compiled, example)

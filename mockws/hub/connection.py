@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
@@ -77,6 +77,7 @@ class Connection:
         "_closing",
         "close_code",
         "close_reason",
+        "outgoing_check",
     )
 
     def __init__(
@@ -113,6 +114,8 @@ class Connection:
         self._closing = False
         self.close_code: int | None = None
         self.close_reason = ""
+        # Sees every message queued for this client (an AsyncAPI endpoint checks them).
+        self.outgoing_check: Callable[[Connection, int, bytes], None] | None = None
 
     def __repr__(self) -> str:
         return f"<Connection {self.id} {self.path}>"
@@ -186,6 +189,8 @@ class Connection:
             frame = deflater.frame(opcode, payload)
         if self._outbox.queue(frame):
             self.messages_out += 1
+            if self.outgoing_check is not None:
+                self.outgoing_check(self, opcode, payload)
             return True
         if deflater is not None:
             deflater.forget()

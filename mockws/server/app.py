@@ -213,7 +213,7 @@ class MockServer:
         if match is None:
             return web.Response(status=404, text=self._not_found_text(request.path))
         endpoint = match.target
-        refusal = self._handshake.refusal(request, endpoint, self.config)
+        refusal = self._handshake.refusal(request, endpoint, self.config, match.params)
         if refusal is not None:
             return refusal
         assert self._scheduler is not None

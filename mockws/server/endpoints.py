@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..auth.base import Authenticator
 from ..auth.build import build_authenticator
@@ -12,6 +13,9 @@ from ..hooks.loader import NO_HANDLER, HandlerSlot, load_handler
 from ..hooks.pipeline import Stage, handler_stage
 from ..hooks.timer import HookTimer
 from ..observe.redact import SECRET_QUERY_PARAMS, mask_query
+
+if TYPE_CHECKING:
+    from ..hooks.spec_mock import SpecRuntime
 
 __all__ = ["Endpoint", "load_endpoints"]
 
@@ -27,16 +31,20 @@ class Endpoint:
         auth: Decides whether an upgrade may connect; None accepts all.
         stages: What each incoming message passes through, in order; by
             default only the handler's ``on_message``.
+        spec: What the endpoint's AsyncAPI channel runs (validation,
+            pushes, replies, the handshake check); None without one.
     """
 
     config: EndpointConfig
     handler: HandlerSlot
     auth: Authenticator | None = None
     stages: tuple[Stage, ...] = field(default=())
+    spec: SpecRuntime | None = None
 
     def __post_init__(self) -> None:
         if not self.stages:
-            self.stages = (handler_stage(self.handler),)
+            before = self.spec.stages if self.spec is not None else ()
+            self.stages = (*before, handler_stage(self.handler))
 
     @property
     def pattern(self) -> str:
@@ -95,8 +103,17 @@ def load_endpoints(
             if isinstance(endpoint_config.authenticate, JwtConfig):
                 key += ".jwt"
             raise config.error(key, str(exc)) from None
-        endpoints.append(Endpoint(endpoint_config, slot, auth))
+        endpoints.append(Endpoint(endpoint_config, slot, auth, spec=_spec(endpoint_config)))
     return endpoints
+
+
+def _spec(endpoint: EndpointConfig) -> SpecRuntime | None:
+    if endpoint.asyncapi is None:
+        return None
+    # jsonschema and referencing load only for configs with an AsyncAPI document.
+    from ..hooks.spec_mock import SpecRuntime
+
+    return SpecRuntime(endpoint.asyncapi)
 
 
 def _handler_slot(
