@@ -212,8 +212,11 @@ class SpecPlayer:
         async def reply(conn: Connection, data: Any) -> bool:
             for operation in requests:
                 match = self.validator.match(data, operation.messages)
-                if match.ok and match.message is not None:
-                    await conn.send(self.answer(match.message, operation.reply[0], data))
+                # An invalid request still gets its answer in warn mode (reject mode
+                # stopped it before this stage) when it is near enough to the request.
+                request = match.message or match.closest
+                if request is not None:
+                    await conn.send(self.answer(request, operation.reply[0], data))
                     return True
             return False
 

@@ -88,10 +88,14 @@ class Match:
     Attributes:
         message: The spec message the data is, None when it matches none.
         violations: The failures against the closest message; empty when valid.
+        closest: The message the data is nearest to when it is none of them,
+            unless it fails that message's ``const`` (a type tag): then it is
+            no message at all, and None.
     """
 
     message: MessageSpec | None
     violations: tuple[Violation, ...] = ()
+    closest: MessageSpec | None = None
 
     @property
     def ok(self) -> bool:
@@ -214,6 +218,7 @@ class ChannelValidator:
                 None, (Violation("messages", "", _shorten(data), "this channel takes no message"),)
             )
         best: tuple[Violation, ...] | None = None
+        closest: MessageSpec | None = None
         for message in messages:
             validator = self.validator(message)
             if validator is None:
@@ -221,11 +226,11 @@ class ChannelValidator:
             found = self.violations(validator, data)
             if not found:
                 return Match(message)
-            # The closest message is the one whose failures lie deepest (a wrong
-            # field), not the one that fails at the top (another message's type).
-            if best is None or _depth(found) > _depth(best):
-                best = found
-        return Match(None, best or ())
+            if best is None or _distance(found) < _distance(best):
+                best, closest = found, message
+        if best is not None and _distance(best)[0]:
+            closest = None
+        return Match(None, best or (), closest)
 
     def handshake(
         self,
@@ -247,14 +252,16 @@ class ChannelValidator:
         if self._query is not None:
             values = {key: query[key] for key in query}
             for v in self.violations(self._query, values):
-                head = v.path.split("/")[1] if v.path.count("/") else ""
+                head = v.path.split("/")[1] if v.path else None
                 message = f"fails '{v.keyword}'" if head in secret else v.message
                 problems.append(f"query{v.path}: {message} [{v.keyword}]")
         return problems
 
 
-def _depth(violations: Sequence[Violation]) -> int:
-    return max((v.path.count("/") for v in violations), default=0)
+def _distance(violations: Sequence[Violation]) -> tuple[bool, int, int]:
+    """How far data is from a message: a failed ``const`` (a type tag) means another message."""
+    depth = max((v.path.count("/") for v in violations), default=0)
+    return (any(v.keyword == "const" for v in violations), len(violations), -depth)
 
 
 def _announce(conn: Connection, direction: str, match: Match, mode: str, where: str) -> None:

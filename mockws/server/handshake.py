@@ -81,7 +81,9 @@ def _spec_refusal(
 ) -> web.Response | None:
     """400 when the path parameters or query break the endpoint's AsyncAPI channel."""
     assert endpoint.spec is not None
-    secret = SECRET_QUERY_PARAMS | {endpoint.secret_param or ""}
+    secret = SECRET_QUERY_PARAMS
+    if endpoint.secret_param:
+        secret = secret | {endpoint.secret_param}
     problems = endpoint.spec.handshake(params, request.query, secret)
     if not problems:
         return None
