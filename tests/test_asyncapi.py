@@ -135,7 +135,7 @@ async def test_timed_pushes_cycle_through_the_examples_every_interval() -> None:
 async def test_warn_mode_logs_and_shows_failures_and_passes_the_message_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """In warn mode an invalid message is logged and sent to the inspector; the socket stays open."""
+    """Warn mode: an invalid message is logged and sent to the inspector; the socket stays open."""
     async with run_server({"asyncapi": "ticker.yaml"}, base_dir=DOCS) as server:
         events = invalid_events(server)
         client = await server.connect("/market/ticker/ACME")
@@ -200,7 +200,7 @@ async def test_reject_mode_answers_errors_then_closes_1007_past_max_invalid() ->
 async def test_a_handler_on_a_spec_channel_is_validated_both_ways(
     write: WriteFile, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A hand-written endpoint bound to a channel: its handler serves; both directions are checked."""
+    """A hand-written endpoint on a channel: its handler serves; both directions are checked."""
     shutil.copy(DOCS / "chat.yaml", write("chat.yaml", "").parent / "chat.yaml")
     shutil.copy(DOCS / "schemas.yaml", write("schemas.yaml", "").parent / "schemas.yaml")
     write(

@@ -17,6 +17,11 @@ LAZY_MODULES = (
     "mockws.cli.init",
     "mockws.auth.jwt",
     "mockws.reload.reloader",
+    "jsonschema",
+    "referencing",
+    "mockws.hooks.validation",
+    "mockws.hooks.spec_mock",
+    "mockws.cli.asyncapi",
 )
 
 

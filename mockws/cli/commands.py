@@ -14,13 +14,13 @@ from typing import NoReturn
 import click
 
 from ..admin import attach_admin, inspector_url
+from ..config.asyncapi_model import ChannelBinding
 from ..config.load import (
     DEFAULT_CONFIG_NAMES,
     config_from_mapping,
     find_default_config,
     load_config,
 )
-from ..config.asyncapi_model import ChannelBinding
 from ..config.model import Config
 from ..errors import MockwsError
 from ..observe.logging import configure_logging

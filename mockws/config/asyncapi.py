@@ -184,7 +184,9 @@ class _Reader:
         return ConfigError(message, file=path, line=line, key=f"#{pointer}")
 
     def problem(self, uri: str, pointer: str, message: str) -> None:
-        self.problems.append(str(self.error(uri, pointer, message)))
+        line = str(self.error(uri, pointer, message))
+        if line not in self.problems:
+            self.problems.append(line)
 
     def load(self, uri: str, origin: tuple[str, str] | None) -> Any:
         """Parse the file at ``uri`` once; ``origin`` is the ``$ref`` that named it."""
@@ -486,6 +488,7 @@ class _Builder:
         document: SpecDocument,
     ) -> list[ChannelSpec]:
         channels = []
+        self.reader.interval(node, uri, pointer)  # a bad value fails even with no operation
         for pathname in self.channel_paths(node.get("servers"), uri, pointer):
             pattern = _join(pathname, address)
             try:
@@ -523,6 +526,7 @@ class _Builder:
             if not isinstance(node, dict):
                 raise reader.error(uri, pointer, f"expected a channel, got {describe_value(node)}")
             found[f"{uri}#{pointer}"] = (str(key), node, uri, pointer)
+            self.channel_messages(node, uri, pointer)  # every message is read, used or not
         operations: dict[str, list[OperationSpec]] = {where: [] for where in found}
         raw_operations = reader.mapping(
             reader.root.get("operations"), root_uri, "/operations", "a mapping of operations"

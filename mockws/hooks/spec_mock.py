@@ -42,21 +42,22 @@ _FORMATS = {
 }
 
 
-def example_from_schema(schema: Any, resolve: Callable[[str], Any], depth: int = 0) -> Any:
+def example_from_schema(schema: Any, resolver: Any, depth: int = 0) -> Any:
     """Make a value that fits ``schema``: its const, default, example, enum, else one by type.
 
     Args:
-        schema: A JSON schema (``$ref`` as absolute URIs or relative to nothing).
-        resolve: Returns the schema an absolute ``$ref`` URI names.
+        schema: A JSON schema.
+        resolver: A ``referencing`` resolver for its ``$ref`` (relative ones
+            against the file they are written in).
     """
     if not isinstance(schema, dict) or depth > _MAX_DEPTH:
         return None
     if isinstance(schema.get("$ref"), str):
         try:
-            target = resolve(schema["$ref"])
+            resolved = resolver.lookup(schema["$ref"])
         except Exception:  # noqa: BLE001 - an unresolvable ref makes no value, not an error
             return None
-        return example_from_schema(target, resolve, depth + 1)
+        return example_from_schema(resolved.contents, resolved.resolver, depth + 1)
     for key in ("const", "default"):
         if key in schema:
             return copy.deepcopy(schema[key])
@@ -71,11 +72,11 @@ def example_from_schema(schema: Any, resolve: Callable[[str], Any], depth: int =
             if key == "allOf":
                 merged: dict[str, Any] = {}
                 for part in schema[key]:
-                    value = example_from_schema(part, resolve, depth + 1)
+                    value = example_from_schema(part, resolver, depth + 1)
                     if isinstance(value, dict):
                         merged.update(value)
                 return merged
-            return example_from_schema(schema[key][0], resolve, depth + 1)
+            return example_from_schema(schema[key][0], resolver, depth + 1)
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), kind[0] if kind else None)
@@ -84,11 +85,11 @@ def example_from_schema(schema: Any, resolve: Callable[[str], Any], depth: int =
     if kind == "object":
         properties = schema.get("properties") or {}
         return {
-            name: example_from_schema(sub, resolve, depth + 1) for name, sub in properties.items()
+            name: example_from_schema(sub, resolver, depth + 1) for name, sub in properties.items()
         }
     if kind == "array":
         count = max(int(schema.get("minItems", 1) or 0), 0)
-        return [example_from_schema(schema.get("items"), resolve, depth + 1) for _ in range(count)]
+        return [example_from_schema(schema.get("items"), resolver, depth + 1) for _ in range(count)]
     if kind == "string":
         text = _FORMATS.get(str(schema.get("format")), "string")
         length = int(schema.get("minLength", 0) or 0)
@@ -152,7 +153,7 @@ class SpecPlayer:
             if message.examples:
                 found = message.examples
             elif message.payload is not None:
-                found = (example_from_schema({"$ref": message.payload}, self.validator.resolve),)
+                found = (example_from_schema({"$ref": message.payload}, self.validator.resolver()),)
             else:
                 found = (None,)
             self._samples[message.where] = found

@@ -143,6 +143,10 @@ class ChannelValidator:
 
     # -- compiling
 
+    def resolver(self) -> Any:
+        """A ``referencing`` resolver over the document's files."""
+        return self.registry.resolver()
+
     def resolve(self, uri: str) -> Any:
         """Return the schema at ``uri`` (``file:///...#/pointer``)."""
         return self.registry.resolver().lookup(uri).contents
