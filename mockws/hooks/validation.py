@@ -151,6 +151,34 @@ class ChannelValidator:
         """Return the schema at ``uri`` (``file:///...#/pointer``)."""
         return self.registry.resolver().lookup(uri).contents
 
+    def _inline(self, schema: Any, resolver: Any, stack: tuple[int, ...]) -> Any:
+        """``schema`` with every ``$ref`` replaced by its target, each against its own file.
+
+        A validator then resolves nothing per message (resolving refs was most
+        of a check's time). Raises _Recursive for a schema that refers to itself.
+        """
+        if isinstance(schema, list):
+            return [self._inline(item, resolver, stack) for item in schema]
+        if not isinstance(schema, dict):
+            return schema
+        result: dict[str, Any] = {
+            key: value if key in _NOT_SCHEMAS else self._inline(value, resolver, stack)
+            for key, value in schema.items()
+            if key != "$ref"
+        }
+        ref = schema.get("$ref")
+        if not isinstance(ref, str):
+            return result
+        resolved = resolver.lookup(ref)
+        marker = id(resolved.contents)
+        if marker in stack:
+            raise _Recursive
+        target = self._inline(resolved.contents, resolved.resolver, (*stack, marker))
+        if not result:
+            return target
+        # Keywords beside $ref apply too (2019-09 on; draft 07 documents do it as well).
+        return {"allOf": [target, result]}
+
     def _compile(self, schema: Mapping[str, Any], default_dialect: str | None = None) -> Any:
         target = schema
         if set(schema) == {"$ref"}:
@@ -166,7 +194,10 @@ class ChannelValidator:
             if isinstance(target, dict)
             else default
         )
-        return cls(dict(schema), registry=self.registry)
+        try:
+            return cls(self._inline(dict(schema), self.resolver(), ()))
+        except _Recursive:
+            return cls(dict(schema), registry=self.registry)
 
     def schema_problem(self, compiled: Any, uri: str) -> str | None:
         """Return why the schema at ``uri`` breaks its dialect's metaschema, or None."""
@@ -221,15 +252,17 @@ class ChannelValidator:
             return Match(
                 None, (Violation("messages", "", _shorten(data), "this channel takes no message"),)
             )
-        best: tuple[Violation, ...] | None = None
-        closest: MessageSpec | None = None
+        compiled = []
         for message in messages:
             validator = self.validator(message)
-            if validator is None:
+            # is_valid stops at the first failure: the whole list only when none matches.
+            if validator is None or validator.is_valid(data):
                 return Match(message)
+            compiled.append((message, validator))
+        best: tuple[Violation, ...] | None = None
+        closest: MessageSpec | None = None
+        for message, validator in compiled:
             found = self.violations(validator, data)
-            if not found:
-                return Match(message)
             if best is None or _distance(found) < _distance(best):
                 best, closest = found, message
         if best is not None and _distance(best)[0]:
@@ -260,6 +293,14 @@ class ChannelValidator:
                 message = f"fails '{v.keyword}'" if head in secret else v.message
                 problems.append(f"query{v.path}: {message} [{v.keyword}]")
         return problems
+
+
+class _Recursive(Exception):
+    """A schema refers to itself: it is validated with its refs resolved as it goes."""
+
+
+# Keywords whose values are data, not schemas: their "$ref" keys are not references.
+_NOT_SCHEMAS = frozenset({"const", "enum", "default", "examples", "example"})
 
 
 def _distance(violations: Sequence[Violation]) -> tuple[bool, int, int]:

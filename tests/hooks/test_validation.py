@@ -124,3 +124,32 @@ def test_check_examples_reports_examples_that_break_their_schema(write: WriteFil
     )
     assert "the payload schema is invalid" in problems[1]
     assert check_examples(load_spec(DOCS / "chat.yaml").channels[0]) == []
+
+
+def test_a_recursive_schema_is_validated_too(write: WriteFile) -> None:
+    """A schema that refers to itself cannot be inlined: its refs resolve as it validates."""
+    path = write(
+        "api.yaml",
+        """
+        asyncapi: 2.6.0
+        info: {title: t, version: '1'}
+        channels:
+          /tree:
+            publish:
+              message:
+                payload: {$ref: '#/components/schemas/Node'}
+        components:
+          schemas:
+            Node:
+              type: object
+              properties:
+                name: {type: string}
+                children: {type: array, items: {$ref: '#/components/schemas/Node'}}
+        """,
+    )
+    validator = ChannelValidator(load_spec(path).channels[0])
+    tree = {"name": "a", "children": [{"name": "b", "children": [{"name": "c"}]}]}
+    assert validator.match(tree, validator.incoming).ok
+    broken = {"name": "a", "children": [{"name": "b", "children": [{"name": 3}]}]}
+    match = validator.match(broken, validator.incoming)
+    assert match.violations[0].path == "/children/0/children/0/name"
