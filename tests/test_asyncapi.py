@@ -365,3 +365,42 @@ async def test_a_broken_document_names_file_line_and_pointer(write: WriteFile) -
     write("mockws.yaml", "asyncapi: api.yaml\n")
     code, _, err = await run_check(cwd=folder)
     assert code == 2 and "messages.yaml:3: #/hello/payload/$ref:" in err
+
+
+async def test_a_config_file_with_a_document_reloads_on_a_spec_edit(write: WriteFile) -> None:
+    """With a config file, editing only the document applies it; the config stays as it is."""
+    folder = write("x", "").parent
+    shutil.copy(DOCS / "ticker.yaml", folder / "ticker.yaml")
+    write("h.py", "async def on_message(conn, data):\n    await conn.send({'echo': data})\n")
+    config = write(
+        "mockws.yaml",
+        """
+        asyncapi: ticker.yaml
+        endpoints:
+          - pattern: /echo
+            handler: h.py
+        """,
+    )
+    async with run_server(config, reload=True) as server:
+        old = await server.connect("/market/ticker/ACME")
+        assert (await old.receive_json())["price"] == 10.5
+        async with server.reloaded() as done:
+            text = (folder / "ticker.yaml").read_text().replace("price: 10.5}", "price: 99}")
+            (folder / "ticker.yaml").write_text(text)
+        assert done.report is not None and done.report.ok, done.report
+        new = await server.connect("/market/ticker/ACME")
+        assert (await new.receive_json())["price"] == 99
+        assert not old.closed  # open connections keep the document they started with
+        echo = await server.connect("/echo")
+        await echo.send("hi")
+        assert await echo.receive_json() == {"echo": "hi"}
+
+
+async def test_mockws_check_lists_the_channels_of_a_config_document(write: WriteFile) -> None:
+    folder = write("x", "").parent
+    shutil.copy(DOCS / "ticker.yaml", folder / "ticker.yaml")
+    write("mockws.yaml", "asyncapi: {file: ticker.yaml, validate: reject}\n")
+    code, out, err = await run_check(cwd=folder)
+    assert code == 0, err
+    assert "/market/ticker/{symbol}  (no handler)" in out
+    assert "plays AsyncAPI channel ticker/{symbol}" in out and "validate: reject" in out
