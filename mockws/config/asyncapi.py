@@ -230,16 +230,16 @@ class _Reader:
             seen.add(target)
             target_uri, fragment = urldefrag(target)
             self.load(target_uri, origin)
-            node = self._lookup(target, target_uri, unquote(fragment), origin, ref)
-            uri, pointer = target_uri, unquote(fragment)
+            node, uri, pointer = self._lookup(target, target_uri, unquote(fragment), origin, ref)
         return node, uri, pointer
 
     def _lookup(
         self, target: str, uri: str, pointer: str, origin: tuple[str, str], ref: str
-    ) -> Any:
+    ) -> tuple[Any, str, str]:
+        """Return the node ``target`` names, with the file URI and pointer where it really is."""
         exceptions = self._referencing.exceptions
         try:
-            return self.registry.resolver().lookup(target).contents
+            return self.registry.resolver().lookup(target).contents, uri, pointer
         except exceptions.PointerToNowhere:
             pass
         except exceptions.Unresolvable as exc:
@@ -257,7 +257,7 @@ class _Reader:
             else:
                 raise self.error(*origin, f"$ref {ref!r} points to nothing ({walked or '/'})")
             walked = f"{walked}/{_escape(token)}"
-        return node
+        return node, uri, walked
 
     def check_refs(self) -> None:
         """Resolve every ``$ref`` of every file, so that a broken one fails the load."""
@@ -313,6 +313,10 @@ class _Reader:
         if isinstance(payload, dict) and "schemaFormat" in payload and "schema" in payload:
             schema_format = payload["schemaFormat"]
             payload_pointer += "/schema"
+        payload_uri = uri
+        if isinstance(payload, dict) and "$ref" in payload:
+            # The schema's own place, so that a validator reaches it by a plain pointer.
+            payload, payload_uri, payload_pointer = self.follow(payload, uri, payload_pointer)
         dialect = _dialect(schema_format)
         if dialect is None:
             self.problem(
@@ -335,7 +339,7 @@ class _Reader:
             name=str(name),
             where=f"{self.display(uri)}#{pointer}",
             payload=(
-                f"{uri}#{quote(payload_pointer, safe='/~')}"
+                f"{payload_uri}#{quote(payload_pointer, safe='/~')}"
                 if payload is not None and dialect is not None
                 else None
             ),

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..config.asyncapi import import_optional
 from ..config.asyncapi_model import ChannelBinding, ChannelSpec, MessageSpec
+from ..errors import ConfigError
 from ..hub.connection import Connection
 from ..observe.events import SpecViolation
 from ..observe.redact import mask_json_secrets
@@ -140,6 +141,16 @@ class ChannelValidator:
             if parameter.schema is not None
         ]
         self._query = self._compile(channel.query) if channel.query is not None else None
+        # Compile now: a schema that cannot be compiled fails the load, not a message.
+        for message in (*self.incoming, *self.outgoing):
+            try:
+                self.validator(message)
+            except referencing.exceptions.Unresolvable as exc:
+                raise ConfigError(
+                    f"message {message.name!r} ({message.where}): its payload schema has a "
+                    f"$ref that JSON Schema cannot follow: {exc}",
+                    file=file,
+                ) from None
 
     # -- compiling
 

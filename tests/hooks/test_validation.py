@@ -153,3 +153,29 @@ def test_a_recursive_schema_is_validated_too(write: WriteFile) -> None:
     broken = {"name": "a", "children": [{"name": "b", "children": [{"name": 3}]}]}
     match = validator.match(broken, validator.incoming)
     assert match.violations[0].path == "/children/0/children/0/name"
+
+
+def test_a_payload_ref_through_another_message_ref_is_followed(write: WriteFile) -> None:
+    """#/components/messages/say/payload, where say is itself a $ref to another file."""
+    write("m.yaml", "say:\n  payload: {type: object, required: [a]}\n")
+    path = write(
+        "api.yaml",
+        """
+        asyncapi: 2.6.0
+        info: {title: t, version: '1'}
+        channels:
+          /c:
+            publish:
+              message:
+                payload: {$ref: '#/components/messages/say/payload'}
+        components:
+          messages:
+            say: {$ref: 'm.yaml#/say'}
+        """,
+    )
+    channel = load_spec(path).channels[0]
+    (message,) = channel.messages("receive")
+    assert message.payload is not None and message.payload.endswith("m.yaml#/say/payload")
+    validator = ChannelValidator(channel)
+    assert validator.match({"a": 1}, validator.incoming).ok
+    assert validator.match({}, validator.incoming).violations[0].keyword == "required"
