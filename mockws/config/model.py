@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from .limits import EndpointLimits, ServerLimits
+from .rules import Behaviour
 from .yaml_source import SourceMap
 
 __all__ = [
@@ -83,6 +84,8 @@ class EndpointConfig:
         parse_json: Text messages that are JSON reach ``on_message`` parsed.
         authenticate: JWT settings, a callable reference, or None for none.
         limits: Connection, slow-client and incoming-message limits (see mockws.config.limits).
+        behaviour: ``on_connect``, ``rules``, ``every`` and ``script`` (see
+            mockws.config.rules); None when the endpoint has none.
     """
 
     pattern: str
@@ -94,6 +97,7 @@ class EndpointConfig:
     parse_json: bool = True
     authenticate: JwtConfig | AuthenticateRef | None = None
     limits: EndpointLimits = EndpointLimits()
+    behaviour: Behaviour | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,7 @@ class Config:
         admin_token: Required by the admin API and inspector when set; they
             are then served on any address, not only on loopback.
         limits: Server-wide limits (see mockws.config.limits).
+        template_env: Environment variables templates may read as ``env``.
         source: The config file, if the config came from one.
         base_dir: The folder relative paths resolve against.
     """
@@ -123,6 +128,7 @@ class Config:
     allowed_origins: tuple[str, ...] | None = None
     admin_token: str | None = field(default=None, repr=False)
     limits: ServerLimits = ServerLimits()
+    template_env: tuple[str, ...] = ()
     source: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
     source_map: SourceMap = field(default_factory=SourceMap, compare=False, repr=False)
