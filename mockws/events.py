@@ -15,6 +15,7 @@ from .observe.events import (
     HandlerFailed,
     MessageIn,
     MessageOut,
+    MessageUnmatched,
     Reloaded,
     RoomJoined,
     RoomLeft,
@@ -24,6 +25,7 @@ from .observe.events import (
     handler_failed,
     message_in,
     message_out,
+    message_unmatched,
     preview,
 )
 
@@ -37,6 +39,7 @@ __all__ = [
     "HandlerFailed",
     "MessageIn",
     "MessageOut",
+    "MessageUnmatched",
     "Reloaded",
     "RoomJoined",
     "RoomLeft",
@@ -46,5 +49,6 @@ __all__ = [
     "handler_failed",
     "message_in",
     "message_out",
+    "message_unmatched",
     "preview",
 ]

@@ -404,3 +404,46 @@ async def test_mockws_check_lists_the_channels_of_a_config_document(write: Write
     assert code == 0, err
     assert "/market/ticker/{symbol}  (no handler)" in out
     assert "plays AsyncAPI channel ticker/{symbol}" in out and "validate: reject" in out
+
+
+async def test_rules_on_a_spec_channel_are_validated_too(
+    write: WriteFile, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Rules serve a spec channel: what they answer is checked, what they get was checked first."""
+    folder = write("x", "").parent
+    shutil.copy(DOCS / "chat.yaml", folder / "chat.yaml")
+    shutil.copy(DOCS / "schemas.yaml", folder / "schemas.yaml")
+    config = {
+        "endpoints": [
+            {
+                "pattern": "/api/chat/{room}",
+                "asyncapi": {"file": "chat.yaml", "channel": "room", "validate": "reject"},
+                "on_connect": [{"send": {"type": "welcome", "motd": "from a rule"}}],
+                "rules": [
+                    {
+                        "match": {"type": "say", "text": "oops"},
+                        "reply": {"type": "said", "requestId": "{{ data.requestId }}"},
+                    },
+                    {
+                        "match": {"type": "say"},
+                        "reply": {"type": "said", "requestId": "{{ data.requestId }}", "ok": True},
+                    },
+                ],
+            }
+        ]
+    }
+    async with run_server(config, base_dir=folder) as server:
+        events = invalid_events(server)
+        client = await server.connect("/api/chat/lobby", query={"user": "ann"})
+        assert await client.receive_json() == {"type": "welcome", "motd": "from a rule"}
+        await client.send({"type": "say", "requestId": "q1", "text": "hi"})
+        assert await client.receive_json() == {"type": "said", "requestId": "q1", "ok": True}
+        with caplog.at_level(logging.WARNING, logger="mockws.asyncapi"):
+            await client.send({"type": "say", "requestId": "q2", "text": "oops"})
+            assert await client.receive_json() == {"type": "said", "requestId": "q2"}
+        assert "outgoing message breaks the AsyncAPI spec" in caplog.text
+        assert [p["keyword"] for p in events[-1]["problems"]] == ["required"]
+        # Reject mode stops an invalid message before the rules see it.
+        await client.send({"type": "say", "requestId": "q3"})
+        assert (await client.receive_json())["error"] == "invalid message"
+        await client.expect_no_message(0.2)

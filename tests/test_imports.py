@@ -22,6 +22,8 @@ LAZY_MODULES = (
     "mockws.hooks.validation",
     "mockws.hooks.spec_mock",
     "mockws.cli.asyncapi",
+    "jinja2",
+    "mockws.config.sandbox",
 )
 
 

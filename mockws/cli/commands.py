@@ -22,7 +22,8 @@ from ..config.load import (
     load_config,
 )
 from ..config.model import Config
-from ..errors import MockwsError
+from ..config.rules import describe_behaviour
+from ..errors import MockwsError, display_path
 from ..observe.logging import configure_logging
 from ..server.app import MockServer
 from ..server.endpoints import load_endpoints
@@ -244,6 +245,10 @@ def check(config_path: str | None, asyncapi: str | None) -> None:
             f"  {prefix + endpoint.pattern:<{width}}  {endpoint.handler.spec}"
             f"  [{', '.join(hooks) or 'no hooks'}]"
         )
+        behaviour = endpoint.config.behaviour
+        if behaviour is not None:
+            for line in describe_behaviour(behaviour, display_path(config.source)):
+                click.echo(f"      {line}")
         if endpoint.config.asyncapi is not None:
             click.echo(f"  {'':<{width}}  {_describe_binding(endpoint.config.asyncapi)}")
     for problem in dict.fromkeys(

@@ -32,6 +32,9 @@ from .patterns import (
     compile_pattern,
     normalize_prefix,
 )
+from .rules_load import BEHAVIOUR_KEYS as RULE_KEYS
+from .rules_load import parse_behaviour
+from .template_names import environment_subset
 from .yaml_source import SourceMap, load_yaml
 
 __all__ = [
@@ -58,6 +61,7 @@ TOP_KEYS = (
     "limits",
     "endpoints",
     "asyncapi",
+    "template_env",
 )
 ENDPOINT_KEYS = (
     "pattern",
@@ -70,15 +74,13 @@ ENDPOINT_KEYS = (
     "authenticate",
     "limits",
     "asyncapi",
+    *RULE_KEYS,
 )
 # The endpoint keys that give it something to do; an endpoint needs at least one.
 # A feature that makes an endpoint useful on its own adds its key here.
 BEHAVIOUR_KEYS = (
     "handler",
-    "rules",
-    "on_connect",
-    "every",
-    "script",
+    *RULE_KEYS,
     "asyncapi",
 )
 _JWT_KEYS = (
@@ -167,6 +169,7 @@ def _parse_endpoint(
     key: str,
     source: SourceMap,
     base_dir: Path,
+    env: dict[str, str],
     spec: tuple[AsyncApiSettings | None, SpecCache] | None = None,
 ) -> EndpointConfig:
     section = KeyReader(data, key, source)
@@ -192,6 +195,7 @@ def _parse_endpoint(
         parse_json=section.boolean("parse_json", True),
         authenticate=_parse_authenticate(section, base_dir),
         limits=parse_endpoint_limits(section),
+        behaviour=parse_behaviour(section, base_dir, env),
         asyncapi=parse_endpoint_asyncapi(
             section,
             base_dir,
@@ -251,10 +255,12 @@ def config_from_mapping(
         raise top.error(
             "endpoints", f"expected a list of endpoints, got {describe_value(endpoints_data)}"
         )
+    template_env = top.string_list("template_env") or ()
+    env = environment_subset(template_env)
     asyncapi = parse_asyncapi(top, base_dir)
     specs: SpecCache = {}
     endpoints = tuple(
-        _parse_endpoint(item, f"endpoints[{index}]", source_map, base_dir, (asyncapi, specs))
+        _parse_endpoint(item, f"endpoints[{index}]", source_map, base_dir, env, (asyncapi, specs))
         for index, item in enumerate(endpoints_data)
     )
     _check_duplicates(endpoints, source_map)
@@ -270,6 +276,7 @@ def config_from_mapping(
         admin_token=_admin_token(top),
         limits=parse_server_limits(top),
         asyncapi=asyncapi,
+        template_env=template_env,
         source=source,
         base_dir=base_dir,
         source_map=source_map,

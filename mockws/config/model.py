@@ -12,6 +12,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from .asyncapi_model import AsyncApiSettings, ChannelBinding
 from .limits import EndpointLimits, ServerLimits
+from .rules import Behaviour
 from .yaml_source import SourceMap
 
 __all__ = [
@@ -84,6 +85,8 @@ class EndpointConfig:
         parse_json: Text messages that are JSON reach ``on_message`` parsed.
         authenticate: JWT settings, a callable reference, or None for none.
         limits: Connection, slow-client and incoming-message limits (see mockws.config.limits).
+        behaviour: ``on_connect``, ``rules``, ``every`` and ``script`` (see
+            mockws.config.rules); None when the endpoint has none.
         asyncapi: The AsyncAPI channel whose spec the endpoint's traffic is
             checked against (and, without a handler, played); None for none.
     """
@@ -97,6 +100,7 @@ class EndpointConfig:
     parse_json: bool = True
     authenticate: JwtConfig | AuthenticateRef | None = None
     limits: EndpointLimits = EndpointLimits()
+    behaviour: Behaviour | None = None
     asyncapi: ChannelBinding | None = None
 
 
@@ -115,6 +119,7 @@ class Config:
         admin_token: Required by the admin API and inspector when set; they
             are then served on any address, not only on loopback.
         limits: Server-wide limits (see mockws.config.limits).
+        template_env: Environment variables templates may read as ``env``.
         asyncapi: The top-level AsyncAPI document whose channels are served.
         source: The config file, if the config came from one.
         base_dir: The folder relative paths resolve against.
@@ -128,6 +133,7 @@ class Config:
     allowed_origins: tuple[str, ...] | None = None
     admin_token: str | None = field(default=None, repr=False)
     limits: ServerLimits = ServerLimits()
+    template_env: tuple[str, ...] = ()
     asyncapi: AsyncApiSettings | None = None
     source: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
