@@ -76,6 +76,7 @@ _DIALECTS = {
     "2020-12": "https://json-schema.org/draft/2020-12/schema",
 }
 _MAX_REF_CHAIN = 64
+_DATA_KEYS = frozenset({"examples", "example", "const", "enum", "default"})
 _SERVER_VARIABLE = re.compile(r"\{([^{}]+)\}")
 
 SpecCache = dict[Path, "LoadedSpec"]
@@ -275,7 +276,8 @@ class _Reader:
             if isinstance(node.get("$ref"), str) or "$ref" in node:
                 self.follow({"$ref": node["$ref"]}, uri, pointer)
             for key, value in node.items():
-                if key != "$ref":
+                # Examples and constants are data: a "$ref" key in them is not a reference.
+                if key != "$ref" and key not in _DATA_KEYS:
                     self._check_node(value, uri, f"{pointer}/{_escape(str(key))}")
         elif isinstance(node, list):
             for index, value in enumerate(node):

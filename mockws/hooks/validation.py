@@ -293,17 +293,45 @@ class ChannelValidator:
         problems = []
         for name, validator in self._parameters:
             if name in params:
+                value = _coerce(params[name], validator.schema)
                 problems += [
                     f"parameter {name}: {v.message} [{v.keyword}]"
-                    for v in self.violations(validator, params[name])
+                    for v in self.violations(validator, value)
                 ]
         if self._query is not None:
-            values = {key: query[key] for key in query}
+            properties = self._query.schema.get("properties")
+            if not isinstance(properties, dict):
+                properties = {}
+            values = {key: _coerce(query[key], properties.get(key)) for key in query}
             for v in self.violations(self._query, values):
                 head = v.path.split("/")[1] if v.path else None
                 message = f"fails '{v.keyword}'" if head in secret else v.message
                 problems.append(f"query{v.path}: {message} [{v.keyword}]")
         return problems
+
+
+def _coerce(text: str, schema: Any) -> Any:
+    """Read a URL value as the type its schema asks for (``"2"`` for an integer is 2).
+
+    A value that does not read as that type stays text, so that the check
+    reports it (``'two' is not of type 'integer'``).
+    """
+    kind = schema.get("type") if isinstance(schema, dict) else None
+    kinds = set(kind) if isinstance(kind, list) else {kind}
+    if "string" in kinds or not kinds & {"integer", "number", "boolean"}:
+        return text
+    if "boolean" in kinds and text in ("true", "false"):
+        return text == "true"
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    if "number" in kinds:
+        try:
+            return float(text)
+        except ValueError:
+            pass
+    return text
 
 
 class _Recursive(Exception):

@@ -179,3 +179,35 @@ def test_a_payload_ref_through_another_message_ref_is_followed(write: WriteFile)
     validator = ChannelValidator(channel)
     assert validator.match({"a": 1}, validator.incoming).ok
     assert validator.match({}, validator.incoming).violations[0].keyword == "required"
+
+
+def test_url_values_are_read_as_the_type_their_schema_asks_for(write: WriteFile) -> None:
+    path = write(
+        "api.yaml",
+        """
+        asyncapi: 2.6.0
+        info: {title: t, version: '1'}
+        channels:
+          /page/{n}:
+            parameters:
+              n: {schema: {type: integer, minimum: 1}}
+            bindings:
+              ws:
+                query:
+                  type: object
+                  properties:
+                    size: {type: integer, maximum: 50}
+                    live: {type: boolean}
+                    q: {type: string}
+            subscribe:
+              message:
+                payload: {type: object}
+                examples: [{payload: {"$ref": "not a reference, an example"}}]
+        """,
+    )
+    validator = ChannelValidator(load_spec(path).channels[0])
+    assert validator.handshake({"n": "3"}, {"size": "20", "live": "true", "q": "7"}) == []
+    problems = validator.handshake({"n": "0"}, {"size": "many", "live": "yes"})
+    assert problems[0] == "parameter n: 0 is less than the minimum of 1 [minimum]"
+    assert "query/size: 'many' is not of type 'integer' [type]" in problems
+    assert "query/live: 'yes' is not of type 'boolean' [type]" in problems
