@@ -468,8 +468,8 @@ async def rerun_handler_modules(server: MockServer) -> None:
 
 def _as_config(config: Config | Mapping[str, Any] | str | Path, base_dir: Path | None) -> Config:
     if isinstance(config, Config):
-        if config.source is not None:
-            return config  # loaded from a file: validated then
+        if config.validated:
+            return config  # built by mockws.config.load: validated then
         # Built by hand: validated like a dict, since the dataclasses take any value.
         return config_from_mapping(config_as_mapping(config), base_dir=base_dir or config.base_dir)
     if isinstance(config, Mapping):

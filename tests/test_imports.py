@@ -17,6 +17,13 @@ LAZY_MODULES = (
     "mockws.cli.init",
     "mockws.auth.jwt",
     "mockws.reload.reloader",
+    "jsonschema",
+    "referencing",
+    "mockws.hooks.validation",
+    "mockws.hooks.spec_mock",
+    "mockws.cli.asyncapi",
+    "jinja2",
+    "mockws.config.sandbox",
 )
 
 

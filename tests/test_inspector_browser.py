@@ -125,3 +125,22 @@ async def test_inspector_shows_traffic_and_drives_a_client(
     await expect(
         log.locator(".row.event", has_text='closed 4005 "bye from the inspector"')
     ).to_have_count(1)
+
+
+async def test_inspector_shows_asyncapi_failures(page: Any) -> None:
+    """A message that breaks the AsyncAPI spec is a row with keyword, path and value."""
+    from playwright.async_api import expect
+
+    docs = Path(__file__).parent / "asyncapi_docs"
+    async with run_server({"asyncapi": "chat.yaml"}, base_dir=docs) as server:
+        await page.goto(server.http_url("/__mockws/"))
+        await expect(page.locator("#status")).to_have_text("live")
+        client = await server.connect("/api/chat/lobby", query={"user": "ann"})
+        await client.receive_json()
+        await client.send({"type": "say", "requestId": "1", "text": 5})
+        await client.receive_json()
+        row = page.locator("#log .row.error", has_text="incoming message breaks the spec")
+        await expect(row).to_have_count(1)
+        await expect(row).to_contain_text("/text type: 5")
+        await row.click()
+        await expect(row).to_contain_text("5 is not of type 'string' [type]")

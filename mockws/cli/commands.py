@@ -14,8 +14,15 @@ from typing import NoReturn
 import click
 
 from ..admin import attach_admin, inspector_url
-from ..config.load import DEFAULT_CONFIG_NAMES, find_default_config, load_config
+from ..config.asyncapi_model import ChannelBinding
+from ..config.load import (
+    DEFAULT_CONFIG_NAMES,
+    config_from_mapping,
+    find_default_config,
+    load_config,
+)
 from ..config.model import Config, TlsConfig
+from ..config.rules import describe_behaviour
 from ..errors import MockwsError, display_path
 from ..observe.logging import configure_logging
 from ..server.app import MockServer
@@ -51,6 +58,32 @@ def _load(option: str | None) -> Config:
         _fail(exc)
 
 
+def _load_spec_only(asyncapi: str) -> Config:
+    """The config of ``--asyncapi`` without a config file: the document's channels alone."""
+    try:
+        return config_from_mapping({"asyncapi": str(Path(asyncapi).resolve())})
+    except MockwsError as exc:
+        _fail(exc)
+
+
+def _load_for_serve(config_path: str | None, asyncapi: str | None) -> Config:
+    if asyncapi is None:
+        return _load(config_path)
+    if config_path is not None:
+        raise click.UsageError(
+            "--asyncapi serves a document without a config; with a config, "
+            "set 'asyncapi: FILE' in it instead"
+        )
+    return _load_spec_only(asyncapi)
+
+
+asyncapi_option = click.option(
+    "--asyncapi",
+    metavar="FILE",
+    type=click.Path(exists=True, dir_okay=False),
+    help="An AsyncAPI 3.0/2.6 document whose WebSocket channels to serve (no config needed).",
+)
+
 config_option = click.option(
     "--config",
     "config_path",
@@ -67,6 +100,7 @@ def main() -> None:
 
 @main.command()
 @config_option
+@asyncapi_option
 @click.option("--host", help="Address to bind (overrides the config).")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port; 0 picks a free one.")
 @click.option("--reload/--no-reload", default=None, help="Reload handlers when files change.")
@@ -100,6 +134,7 @@ def main() -> None:
 )
 def serve(
     config_path: str | None,
+    asyncapi: str | None,
     host: str | None,
     port: int | None,
     reload: bool | None,
@@ -110,7 +145,7 @@ def serve(
     loop_choice: str,
 ) -> None:
     """Serve the config's endpoints until interrupted."""
-    config = _load(config_path)
+    config = _load_for_serve(config_path, asyncapi)
     config = replace(
         config,
         host=config.host if host is None else host,
@@ -170,7 +205,9 @@ async def _serve(config: Config, log_messages: bool = False) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
     for endpoint in server.endpoints:
-        click.echo(f"mockws: {server.url(endpoint.pattern)} -> {endpoint.config.handler}")
+        click.echo(f"mockws: {server.url(endpoint.pattern)} -> {endpoint.handler.spec}")
+        if endpoint.config.asyncapi is not None:
+            click.echo(f"mockws:   {_describe_binding(endpoint.config.asyncapi)}")
     inspector = inspector_url(server)
     if inspector is not None:
         click.echo(f"mockws: inspector at {inspector}")
@@ -202,10 +239,27 @@ def init(folder: Path) -> None:
     click.echo("and watch it live at http://127.0.0.1:8765/__mockws/")
 
 
+def _describe_binding(binding: ChannelBinding) -> str:
+    channel = binding.channel
+    role = "plays" if binding.play else "checks"
+    return f"{role} AsyncAPI channel {channel.name} ({channel.where}), validate: {binding.validate}"
+
+
 @main.command()
 @config_option
-def check(config_path: str | None) -> None:
-    """Validate the config, import every handler, and print the route table."""
+@asyncapi_option
+def check(config_path: str | None, asyncapi: str | None) -> None:
+    """Validate the config, import every handler, and print the route table.
+
+    With --asyncapi FILE (and no --config), validate the AsyncAPI document:
+    list its channels, operations and problems.
+    """
+    if asyncapi is not None:
+        if config_path is not None:
+            raise click.UsageError("give --config or --asyncapi, not both")
+        from .asyncapi import check_document  # loads the AsyncAPI libraries for this command only
+
+        sys.exit(check_document(Path(asyncapi)))
     config = _load(config_path)
     try:
         endpoints = load_endpoints(config)
@@ -228,9 +282,22 @@ def check(config_path: str | None) -> None:
             if endpoint.handler.hook(name)
         ]
         click.echo(
-            f"  {prefix + endpoint.pattern:<{width}}  {endpoint.config.handler}"
+            f"  {prefix + endpoint.pattern:<{width}}  {endpoint.handler.spec}"
             f"  [{', '.join(hooks) or 'no hooks'}]"
         )
+        behaviour = endpoint.config.behaviour
+        if behaviour is not None:
+            for line in describe_behaviour(behaviour, display_path(config.source)):
+                click.echo(f"      {line}")
+        if endpoint.config.asyncapi is not None:
+            click.echo(f"  {'':<{width}}  {_describe_binding(endpoint.config.asyncapi)}")
+    for problem in dict.fromkeys(
+        problem
+        for endpoint in endpoints
+        if endpoint.config.asyncapi is not None
+        for problem in endpoint.config.asyncapi.channel.document.problems
+    ):
+        click.echo(f"  warning: {problem}")
 
 
 @main.command()

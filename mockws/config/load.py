@@ -10,9 +10,12 @@ from __future__ import annotations
 import ast
 import os
 import runpy
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import ConfigError
+from .asyncapi import SpecCache, parse_asyncapi, parse_endpoint_asyncapi, spec_endpoints
+from .asyncapi_model import AsyncApiSettings
 from .keys import KeyReader, describe_value, expand_env
 from .limits import parse_endpoint_limits, parse_server_limits
 from .model import (
@@ -31,13 +34,18 @@ from .patterns import (
     compile_pattern,
     normalize_prefix,
 )
+from .rules_load import BEHAVIOUR_KEYS as RULE_KEYS
+from .rules_load import parse_behaviour
+from .template_names import environment_subset
 from .tls import parse_tls
 from .yaml_source import SourceMap, load_yaml
 
 __all__ = [
+    "BEHAVIOUR_KEYS",
     "DEFAULT_CONFIG_NAMES",
     "ENDPOINT_KEYS",
     "TOP_KEYS",
+    "check_behaviour",
     "config_from_mapping",
     "find_default_config",
     "load_config",
@@ -56,6 +64,8 @@ TOP_KEYS = (
     "limits",
     "endpoints",
     "tls",
+    "asyncapi",
+    "template_env",
 )
 ENDPOINT_KEYS = (
     "pattern",
@@ -67,6 +77,15 @@ ENDPOINT_KEYS = (
     "parse_json",
     "authenticate",
     "limits",
+    "asyncapi",
+    *RULE_KEYS,
+)
+# The endpoint keys that give it something to do; an endpoint needs at least one.
+# A feature that makes an endpoint useful on its own adds its key here.
+BEHAVIOUR_KEYS = (
+    "handler",
+    *RULE_KEYS,
+    "asyncapi",
 )
 _JWT_KEYS = (
     "secret",
@@ -150,7 +169,14 @@ def _parse_authenticate(section: KeyReader, base_dir: Path) -> JwtConfig | Authe
     return result
 
 
-def _parse_endpoint(data: object, key: str, source: SourceMap, base_dir: Path) -> EndpointConfig:
+def _parse_endpoint(
+    data: object,
+    key: str,
+    source: SourceMap,
+    base_dir: Path,
+    env: dict[str, str],
+    spec: tuple[AsyncApiSettings | None, SpecCache] | None = None,
+) -> EndpointConfig:
     section = KeyReader(data, key, source)
     section.reject_unknown(ENDPOINT_KEYS)
     pattern = section.string("pattern", required=True)
@@ -159,8 +185,9 @@ def _parse_endpoint(data: object, key: str, source: SourceMap, base_dir: Path) -
         compile_pattern(pattern)
     except PatternError as exc:
         raise section.error("pattern", str(exc)) from None
-    handler = section.string("handler", required=True)
-    if not handler:
+    check_behaviour(section)
+    handler = section.string("handler")
+    if handler is not None and not handler:
         raise section.error("handler", "expected a file path or a dotted module name")
     endpoint = EndpointConfig(
         pattern=pattern,
@@ -174,9 +201,30 @@ def _parse_endpoint(data: object, key: str, source: SourceMap, base_dir: Path) -
         parse_json=section.boolean("parse_json", True),
         authenticate=_parse_authenticate(section, base_dir),
         limits=parse_endpoint_limits(section),
+        behaviour=parse_behaviour(section, base_dir, env),
+        asyncapi=parse_endpoint_asyncapi(
+            section,
+            base_dir,
+            *(spec or (None, {})),
+            played=not any(section.has(name) for name in BEHAVIOUR_KEYS if name != "asyncapi"),
+        ),
     )
     section.finish(ENDPOINT_KEYS)
     return endpoint
+
+
+def check_behaviour(section: KeyReader) -> None:
+    """Refuse an endpoint that sets none of :data:`BEHAVIOUR_KEYS`.
+
+    Raises:
+        ConfigError: At the endpoint's key, naming what it could be given.
+    """
+    if any(section.has(name) for name in BEHAVIOUR_KEYS):
+        return
+    names = ", ".join(f"'{name}'" for name in BEHAVIOUR_KEYS)
+    raise section.source.error(
+        section.key, f"an endpoint needs something to serve it: give one of {names}"
+    )
 
 
 def config_from_mapping(
@@ -213,11 +261,17 @@ def config_from_mapping(
         raise top.error(
             "endpoints", f"expected a list of endpoints, got {describe_value(endpoints_data)}"
         )
+    template_env = top.string_list("template_env") or ()
+    env = environment_subset(template_env)
+    asyncapi = parse_asyncapi(top, base_dir)
+    specs: SpecCache = {}
     endpoints = tuple(
-        _parse_endpoint(item, f"endpoints[{index}]", source_map, base_dir)
+        _parse_endpoint(item, f"endpoints[{index}]", source_map, base_dir, env, (asyncapi, specs))
         for index, item in enumerate(endpoints_data)
     )
     _check_duplicates(endpoints, source_map)
+    if asyncapi is not None:
+        endpoints += spec_endpoints(asyncapi, specs, {e.pattern for e in endpoints})
     config = Config(
         endpoints=endpoints,
         host=top.string("host", "127.0.0.1") or "127.0.0.1",
@@ -228,9 +282,12 @@ def config_from_mapping(
         admin_token=_admin_token(top),
         limits=parse_server_limits(top),
         tls=parse_tls(top, base_dir),
+        asyncapi=asyncapi,
+        template_env=template_env,
         source=source,
         base_dir=base_dir,
         source_map=source_map,
+        validated=True,
     )
     top.finish(TOP_KEYS)
     return config
@@ -280,6 +337,8 @@ def _load_python_config(path: Path) -> Config:
         )
     value = namespace["config"]
     source_map = SourceMap(file=path, default_line=_python_config_line(path))
+    if isinstance(value, Config) and value.validated:
+        return replace(value, source=path, source_map=source_map)
     if isinstance(value, Config):
         # Validated like a dict: the dataclasses themselves accept any value.
         base_dir = value.base_dir if value.source is not None else path.parent.resolve()

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
+from .asyncapi_model import AsyncApiSettings, ChannelBinding
 from .limits import EndpointLimits, ServerLimits
+from .rules import Behaviour
 from .yaml_source import SourceMap
 
 __all__ = [
@@ -88,7 +90,8 @@ class EndpointConfig:
 
     Attributes:
         pattern: Matched after the server prefix; ``{name}`` captures a segment.
-        handler: A file path (``handlers/chat.py``) or a dotted module name.
+        handler: A file path (``handlers/chat.py``) or a dotted module name;
+            None for an endpoint served by declarative keys alone (rules...).
         heartbeat: Seconds between server pings; None disables.
         compression: permessage-deflate settings.
         max_message_size: Larger incoming messages close the socket with 1009.
@@ -96,10 +99,14 @@ class EndpointConfig:
         parse_json: Text messages that are JSON reach ``on_message`` parsed.
         authenticate: JWT settings, a callable reference, or None for none.
         limits: Connection, slow-client and incoming-message limits (see mockws.config.limits).
+        behaviour: ``on_connect``, ``rules``, ``every`` and ``script`` (see
+            mockws.config.rules); None when the endpoint has none.
+        asyncapi: The AsyncAPI channel whose spec the endpoint's traffic is
+            checked against (and, without a handler, played); None for none.
     """
 
     pattern: str
-    handler: str
+    handler: str | None = None
     heartbeat: float | None = None
     compression: CompressionConfig = CompressionConfig()
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
@@ -107,6 +114,8 @@ class EndpointConfig:
     parse_json: bool = True
     authenticate: JwtConfig | AuthenticateRef | None = None
     limits: EndpointLimits = EndpointLimits()
+    behaviour: Behaviour | None = None
+    asyncapi: ChannelBinding | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,8 @@ class Config:
             are then served on any address, not only on loopback.
         limits: Server-wide limits (see mockws.config.limits).
         tls: Serve wss:// and https:// with this certificate; None serves ws://.
+        template_env: Environment variables templates may read as ``env``.
+        asyncapi: The top-level AsyncAPI document whose channels are served.
         source: The config file, if the config came from one.
         base_dir: The folder relative paths resolve against.
     """
@@ -138,13 +149,28 @@ class Config:
     admin_token: str | None = field(default=None, repr=False)
     limits: ServerLimits = ServerLimits()
     tls: TlsConfig | None = None
+    template_env: tuple[str, ...] = ()
+    asyncapi: AsyncApiSettings | None = None
     source: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
     source_map: SourceMap = field(default_factory=SourceMap, compare=False, repr=False)
+    # True once config.load built it: a hand-built Config is validated like a dict first.
+    validated: bool = field(default=False, compare=False, repr=False)
 
     def error(self, key: str, message: str) -> ConfigError:
         """Build a ConfigError that points at ``key`` in this config's file."""
         return self.source_map.error(key, message)
+
+    @property
+    def spec_files(self) -> tuple[Path, ...]:
+        """The AsyncAPI documents the config uses, and every file they reference."""
+        files: dict[Path, None] = {}
+        if self.asyncapi is not None:
+            files[self.asyncapi.file] = None
+        for endpoint in self.endpoints:
+            if endpoint.asyncapi is not None:
+                files.update(dict.fromkeys(endpoint.asyncapi.channel.document.files))
+        return tuple(files)
 
     def endpoint_key(self, endpoint: EndpointConfig) -> str:
         """Return the key path (``endpoints[2]``) of ``endpoint`` in this config."""

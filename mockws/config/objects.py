@@ -16,7 +16,7 @@ from .model import AuthenticateRef, Config, EndpointConfig, JwtConfig
 __all__ = ["config_as_mapping"]
 
 # Config fields that are not keys of the file.
-_NOT_KEYS = frozenset({"source", "base_dir", "source_map"})
+_NOT_KEYS = frozenset({"source", "base_dir", "source_map", "validated"})
 
 
 def _plain(value: Any) -> Any:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
@@ -80,6 +80,7 @@ class Connection:
         "_closed_handshake",
         "close_code",
         "close_reason",
+        "outgoing_check",
     )
 
     def __init__(
@@ -117,6 +118,8 @@ class Connection:
         self._closed_handshake: asyncio.Event | None = None
         self.close_code: int | None = None
         self.close_reason = ""
+        # Sees every message queued for this client (an AsyncAPI endpoint checks them).
+        self.outgoing_check: Callable[[Connection, int, bytes], None] | None = None
 
     def __repr__(self) -> str:
         return f"<Connection {self.id} {self.path}>"
@@ -193,6 +196,8 @@ class Connection:
             journal = self.hub.journal
             if journal is not None:
                 journal.sent(self, opcode, payload)
+            if self.outgoing_check is not None:
+                self.outgoing_check(self, opcode, payload)
             return True
         if deflater is not None:
             deflater.forget()

@@ -10,7 +10,8 @@ folders (:mod:`mockws.reload.watcher`) and, for each batch of saved files:
    all at once, with no await in between: every connection stays open and
    its next event runs the new code;
 3. restarts the ``background(hub)`` tasks of the swapped handlers;
-4. applies an edited config with :meth:`MockServer.apply_config`;
+4. applies an edited config with :meth:`MockServer.apply_config` (an edited
+   AsyncAPI document, or a file it references, counts as a config edit);
 5. logs one line: the changed files, what was reloaded, and how long it took.
 
 A module that fails to import leaves its previous version serving (and so do
@@ -233,8 +234,8 @@ class Reloader:
         names = [name for file in changed for name in modules.get(file, ())]
         if names:
             self._reload_modules(names, report)
-        if self._config_file in changed:
-            await self._reload_config(report)
+        if self._config_file in changed or not changed.keys().isdisjoint(self._spec_files()):
+            await self._reload_config(report, spec_only=self._config_file not in changed)
 
     def _reload_modules(self, names: list[str], report: ReloadReport) -> None:
         loaded = self.graph.modules
@@ -264,10 +265,18 @@ class Reloader:
                 self._restart_background(slot)
         report.reloaded += fresh
 
-    async def _reload_config(self, report: ReloadReport) -> None:
-        assert self._config_path is not None
+    def _spec_files(self) -> set[str]:
+        """The AsyncAPI documents the running config uses, and the files they reference."""
+        return {real_path(file) for file in self.server.config.spec_files}
+
+    async def _reload_config(self, report: ReloadReport, *, spec_only: bool = False) -> None:
         try:
-            config = load_config(self._config_path)
+            if spec_only or self._config_path is None:
+                from ..config.asyncapi import refresh_spec  # only configs with a document get here
+
+                config = refresh_spec(self._file_config or self.server.config)
+            else:
+                config = load_config(self._config_path)
         except MockwsError as exc:
             report.config_error = str(exc)
             return
@@ -291,10 +300,13 @@ class Reloader:
         files = set(self.graph.files())
         for module in self.graph.modules.values():
             self._record(module, only_new=True)
+        config_files = self._spec_files()
         if self._config_file is not None:
-            files.add(self._config_file)
-            if self._config_file not in self._digests:
-                self._digests[self._config_file] = file_digest(Path(self._config_file)) or b""
+            config_files.add(self._config_file)
+        for file in config_files:
+            files.add(file)
+            if file not in self._digests:
+                self._digests[file] = file_digest(Path(file)) or b""
         new = files - self.watcher.files
         await self.watcher.watch(files)
         return new

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from ..config.limits import ServerLimits
 from ..config.model import Config
+from ..observe.redact import SECRET_QUERY_PARAMS
 from .endpoints import Endpoint
 
 __all__ = ["LOOPBACK_HOSTS", "Admission", "Handshake", "describe_origins", "origin_allowed"]
@@ -73,6 +74,28 @@ class Admission:
             text=f"Too many connections: {why}. Try again later.\n",
             headers={"Retry-After": "1"},
         )
+
+
+def _spec_refusal(
+    request: web.Request, endpoint: Endpoint, params: Mapping[str, str]
+) -> web.Response | None:
+    """400 when the path parameters or query break the endpoint's AsyncAPI channel."""
+    assert endpoint.spec is not None
+    secret = SECRET_QUERY_PARAMS
+    if endpoint.secret_param:
+        secret = secret | {endpoint.secret_param}
+    problems = endpoint.spec.handshake(params, request.query, secret)
+    if not problems:
+        return None
+    log.warning(
+        "refused a connection to %s: the AsyncAPI channel says %s",
+        endpoint.pattern,
+        "; ".join(problems),
+    )
+    lines = "".join(f"  {problem}\n" for problem in problems)
+    return web.Response(
+        status=400, text=f"{endpoint.mask(request.path_qs)} breaks the AsyncAPI channel:\n{lines}"
+    )
 
 
 def origin_allowed(origin: str | None, allowed: Sequence[str] | None) -> bool:
@@ -129,7 +152,11 @@ class Handshake:
         self.stopping = False
 
     def refusal(
-        self, request: web.Request, endpoint: Endpoint, config: Config
+        self,
+        request: web.Request,
+        endpoint: Endpoint,
+        config: Config,
+        params: Mapping[str, str] | None = None,
     ) -> web.Response | None:
         """Return the answer that refuses ``request``, or None once it is admitted.
 
@@ -154,6 +181,10 @@ class Handshake:
             return web.Response(status=403, text=f"Origin {origin} is not allowed.\n")
         if self.stopping:
             return web.Response(status=503, text="The server is shutting down.\n")
+        if endpoint.spec is not None:
+            refused = _spec_refusal(request, endpoint, params or {})
+            if refused is not None:
+                return refused
         return self.admission.admit(endpoint, config.limits)
 
     def release(self, endpoint: Endpoint) -> None:

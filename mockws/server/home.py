@@ -26,7 +26,7 @@ def home_page(
     scheme = "wss" if request.secure else "ws"
     items = "\n".join(
         f"<li><code>{html.escape(f'{scheme}://{request.host}{prefix}{endpoint.pattern}')}</code>"
-        f" &rarr; {html.escape(endpoint.config.handler)}</li>"
+        f" &rarr; {html.escape(endpoint.handler.spec)}</li>"
         for endpoint in endpoints
     )
     if not items:

@@ -102,14 +102,23 @@ async def serve_connection(
     if frames is not None:
         frames.enforce(settings.limits.max_fragments, settings.limits.max_queue, conn)
     slot = endpoint.handler
+    spec = endpoint.spec
+    spec_cleanup = None
+    if spec is not None:
+        conn.outgoing_check = spec.outgoing
     hub.register(conn)
     events = hub.events
     if events.active:
         events.publish(connection_opened(conn))
+    rules = endpoint.rules
     try:
+        if rules is not None and not await rules.opened(conn):
+            return socket
         if not await run_hook(slot, conn, "on_connect"):
             await conn.close(CloseCode.INTERNAL_ERROR, "Internal error")
             return socket
+        if spec is not None:
+            spec_cleanup = await spec.open(conn)
         # The read loop runs in this frame: a helper coroutine's frame would stay
         # alive for the whole connection (idle memory).
         parse_json = settings.parse_json
@@ -160,9 +169,13 @@ async def serve_connection(
             # Do not keep the last message alive while the connection idles.
             data = None
     finally:
+        if spec_cleanup is not None:
+            spec_cleanup()
         if compat.heartbeat_expired(socket):
             conn.record_close(CloseCode.ABNORMAL, compat.HEARTBEAT_TIMEOUT_REASON)
         conn.finish(int(socket.close_code or CloseCode.ABNORMAL))
+        if rules is not None:
+            rules.closed(conn)
         try:
             await run_hook(slot, conn, "on_close", conn.close_code, conn.close_reason)
         finally:

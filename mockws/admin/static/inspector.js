@@ -177,8 +177,15 @@ function describe(event) {
       return { cls: "error", dir: "!", who: event.conn_id || event.handler, text: `${event.hook} raised ${event.error}`, detail: event.traceback };
     case "reload":
       return { cls: event.ok ? "reload" : "error", dir: "↻", who: event.target, text: event.ok ? `reloaded${event.message ? ": " + event.message : ""}` : `reload failed: ${event.message}`, detail: event.ok ? "" : event.message };
+    case "invalid": {
+      const problems = (event.problems || []).map((p) => `${p.path || "/"} ${p.keyword}: ${p.value}`);
+      const what = event.mode === "reject" ? "rejected" : "breaks the spec";
+      return { cls: "error", dir: "⚠", who: event.conn_id, text: `${event.direction} message ${what} (${event.channel}): ${problems.join("; ")}`, detail: (event.problems || []).map((p) => `${p.path || "/"}: ${p.message} [${p.keyword}]`).join("\n") };
+    }
     case "notice":
       return { cls: "error", dir: "!", who: "inspector", text: event.message };
+    case "unmatched":
+      return { cls: "error", dir: "?", who: event.conn_id, text: `no rule matched ${event.preview}${event.truncated ? "…" : ""} (${event.endpoint})` };
     default:
       return null;
   }
@@ -434,7 +441,7 @@ function renderRooms() {
 function renderEndpoints() {
   const items = (state.server?.endpoints || []).map((endpoint) => {
     const item = el("li");
-    item.append(el("b", null, endpoint.pattern), document.createTextNode(" → " + endpoint.handler));
+    item.append(el("b", null, endpoint.pattern), document.createTextNode(" → " + (endpoint.handler || "(no handler)")));
     item.title = endpoint.url;
     return item;
   });
