@@ -13,6 +13,7 @@ import runpy
 from pathlib import Path
 
 from ..errors import ConfigError
+from .faults import parse_faults
 from .keys import KeyReader, describe_value, expand_env
 from .limits import parse_endpoint_limits, parse_server_limits
 from .model import (
@@ -64,6 +65,7 @@ ENDPOINT_KEYS = (
     "parse_json",
     "authenticate",
     "limits",
+    "faults",
 )
 _JWT_KEYS = (
     "secret",
@@ -169,6 +171,7 @@ def _parse_endpoint(data: object, key: str, source: SourceMap, base_dir: Path) -
         parse_json=section.boolean("parse_json", True),
         authenticate=_parse_authenticate(section, base_dir),
         limits=parse_endpoint_limits(section),
+        faults=parse_faults(section),
     )
     section.finish(ENDPOINT_KEYS)
     return endpoint

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
+from .faults import FaultsConfig
 from .limits import EndpointLimits, ServerLimits
 from .yaml_source import SourceMap
 
@@ -82,6 +83,7 @@ class EndpointConfig:
         parse_json: Text messages that are JSON reach ``on_message`` parsed.
         authenticate: JWT settings, a callable reference, or None for none.
         limits: Connection, slow-client and incoming-message limits (see mockws.config.limits).
+        faults: Network faults to inject (see mockws.config.faults); None for none.
     """
 
     pattern: str
@@ -93,6 +95,7 @@ class EndpointConfig:
     parse_json: bool = True
     authenticate: JwtConfig | AuthenticateRef | None = None
     limits: EndpointLimits = EndpointLimits()
+    faults: FaultsConfig | None = None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from ..wire.frames import Opcode, build_frame
 from ..wire.outbox import Outbox
 
 if TYPE_CHECKING:
+    from .faults import ConnectionFaults
     from .hub import Hub
 
 __all__ = ["CLOSE_GRACE", "Connection", "EndpointView", "connection_closed", "connection_opened"]
@@ -74,6 +75,7 @@ class Connection:
         "_outbox",
         "_events",
         "_deflater",
+        "_faults",
         "_closing",
         "close_code",
         "close_reason",
@@ -110,6 +112,7 @@ class Connection:
         self._outbox = outbox
         self._events = hub.events
         self._deflater = deflater
+        self._faults: ConnectionFaults | None = None
         self._closing = False
         self.close_code: int | None = None
         self.close_reason = ""
@@ -149,6 +152,23 @@ class Connection:
         return self._closing or self._socket.closed
 
     @property
+    def socket(self) -> web.WebSocketResponse:
+        """The aiohttp socket under this connection, for the server's own use.
+
+        Writing to it directly skips the outbox, its ordering and its limits.
+        """
+        return self._socket
+
+    @property
+    def faults(self) -> ConnectionFaults | None:
+        """This connection's network faults (see mockws.hub.faults), or None."""
+        return self._faults
+
+    def set_faults(self, faults: ConnectionFaults | None) -> None:
+        """Put ``faults`` between this connection's outbound seam and its outbox; None removes."""
+        self._faults = faults
+
+    @property
     def dropped(self) -> int:
         """Messages not queued because the client was not reading fast enough."""
         return self._outbox.dropped
@@ -174,10 +194,22 @@ class Connection:
 
         The single outbound seam: ``send`` and the hub's fan-out both come
         here. A shared ``frame`` is uncompressed; a connection that
-        compresses messages of this size builds its own.
+        compresses messages of this size builds its own. A connection with
+        faults hands the message to them, which may lose it, hold it back,
+        then :meth:`transmit` it.
         """
         if self._closing:
             return False
+        if self._faults is not None:
+            return self._faults.write(opcode, payload, frame)
+        return self.transmit(opcode, payload, frame)
+
+    def transmit(self, opcode: int, payload: bytes, frame: bytes | None) -> bool:
+        """Frame (or compress) an encoded message and queue it, past any faults.
+
+        Returns:
+            False when the outbox refused it (the client is too far behind).
+        """
         deflater = self._deflater
         if deflater is None or len(payload) < deflater.threshold:
             deflater = None
@@ -229,6 +261,11 @@ class Connection:
         self._closing = True
         self.close_code = code
         self.close_reason = reason
+        faults = self._faults
+        if faults is not None and not faults.drain():
+            # A stalled connection writes nothing, not even a close frame.
+            self.abort()
+            return
         self._outbox.flush()
         await self._socket.close(code=code, message=encode_close_reason(reason))
 
@@ -267,6 +304,8 @@ class Connection:
         """Record how the socket ended (see :meth:`record_close`); no more sends from now on."""
         self.record_close(code, reason)
         self._closing = True
+        if self._faults is not None:
+            self._faults.stop()
 
 
 def connection_opened(conn: Connection) -> ConnectionOpened:

@@ -11,7 +11,10 @@ from ..errors import HandlerError, MockwsError
 from ..hooks.loader import HandlerSlot, load_handler
 from ..hooks.pipeline import Stage, handler_stage
 from ..hooks.timer import HookTimer
+from ..hub.connection import Connection
+from ..hub.faults import EndpointFaults
 from ..observe.redact import SECRET_QUERY_PARAMS, mask_query
+from . import aiohttp_compat as compat
 
 __all__ = ["Endpoint", "load_endpoints"]
 
@@ -26,16 +29,20 @@ class Endpoint:
         auth: Decides whether an upgrade may connect; None accepts all.
         stages: What each incoming message passes through, in order; by
             default only the handler's ``on_message``.
+        faults: The endpoint's network faults as they stand (from
+            ``config.faults``, or set at run time until the next config edit).
     """
 
     config: EndpointConfig
     handler: HandlerSlot
     auth: Authenticator | None = None
     stages: tuple[Stage, ...] = field(default=())
+    faults: EndpointFaults = field(init=False)
 
     def __post_init__(self) -> None:
         if not self.stages:
             self.stages = (handler_stage(self.handler),)
+        self.faults = EndpointFaults(self.config.pattern, self.config.faults, _stall)
 
     @property
     def pattern(self) -> str:
@@ -61,6 +68,10 @@ class Endpoint:
         if self.secret_param:
             names = names | {self.secret_param}
         return mask_query(path_qs, names)
+
+
+def _stall(conn: Connection) -> None:
+    compat.stall_socket(conn.socket)
 
 
 def load_endpoints(
@@ -99,5 +110,9 @@ def load_endpoints(
             if isinstance(endpoint_config.authenticate, JwtConfig):
                 key += ".jwt"
             raise config.error(key, str(exc)) from None
-        endpoints.append(Endpoint(endpoint_config, slot, auth))
+        try:
+            endpoints.append(Endpoint(endpoint_config, slot, auth))
+        except ValueError as exc:
+            key = f"{config.endpoint_key(endpoint_config)}.faults.disconnect.code"
+            raise config.error(key, str(exc)) from None
     return endpoints
