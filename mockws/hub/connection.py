@@ -189,27 +189,19 @@ class Connection:
             self._events.publish(message_out(self.id, self.endpoint, opcode, payload))
         return queued
 
-    def _write(self, opcode: int, payload: bytes, frame: bytes | None) -> bool:
+    def _write(self, opcode: int, payload: bytes, frame: bytes | None, faults: bool = True) -> bool:
         """Queue an encoded message, reusing ``frame`` when it fits this connection.
 
         The single outbound seam: ``send`` and the hub's fan-out both come
         here. A shared ``frame`` is uncompressed; a connection that
         compresses messages of this size builds its own. A connection with
-        faults hands the message to them, which may lose it, hold it back,
-        then :meth:`transmit` it.
+        faults hands the message to them, which may lose it or hold it back
+        before they :meth:`transmit` it.
         """
         if self._closing:
             return False
-        if self._faults is not None:
+        if self._faults is not None and faults:
             return self._faults.write(opcode, payload, frame)
-        return self.transmit(opcode, payload, frame)
-
-    def transmit(self, opcode: int, payload: bytes, frame: bytes | None) -> bool:
-        """Frame (or compress) an encoded message and queue it, past any faults.
-
-        Returns:
-            False when the outbox refused it (the client is too far behind).
-        """
         deflater = self._deflater
         if deflater is None or len(payload) < deflater.threshold:
             deflater = None
@@ -222,6 +214,14 @@ class Connection:
         if deflater is not None:
             deflater.forget()
         return False
+
+    def transmit(self, opcode: int, payload: bytes, frame: bytes | None) -> bool:
+        """Queue an encoded message past this connection's faults (they call it).
+
+        Returns:
+            False when the connection is closing or the outbox refused it.
+        """
+        return self._write(opcode, payload, frame, False)
 
     async def broadcast(
         self, data: Any, rooms: str | Iterable[str] | None = None, include_self: bool = False
@@ -258,11 +258,13 @@ class Connection:
         """Close the connection with ``code`` and ``reason``; later calls do nothing."""
         if self._closing:
             return
+        faults = self._faults
+        # Held-back messages leave before the close frame (and before closing refuses them).
+        stalled = faults is not None and not faults.drain()
         self._closing = True
         self.close_code = code
         self.close_reason = reason
-        faults = self._faults
-        if faults is not None and not faults.drain():
+        if stalled:
             # A stalled connection writes nothing, not even a close frame.
             self.abort()
             return
