@@ -93,3 +93,51 @@ async def test_a_reconnecting_app_backs_off_through_refusals_and_an_abort(
     await page.wait_for_function("window.faultLog.filter((e) => e.what === 'open').length === 2")
     whats = [entry["what"] for entry in await log_of(page)]
     assert whats[4:] == ["close 1006 false", "open"]
+
+
+async def test_inspector_fault_buttons_drive_a_connection_and_an_endpoint(
+    page: Any, server: RunningServer
+) -> None:
+    """Row buttons set latency, stall and abort; the endpoint form refuses a handshake."""
+    import time
+
+    import websockets
+    from playwright.async_api import expect
+
+    await page.goto(server.http_url("/__mockws/"))
+    await expect(page.locator("#status")).to_have_text("live")
+    client = await server.connect("/ws/echo")
+    row = page.locator("#connections tbody tr", has_text="/ws/echo")
+    await expect(row).to_have_count(1)
+
+    await row.locator("input.latency").fill("300ms")
+    await row.locator("button.set-latency").click()
+    await expect(page.locator("#composer-result")).to_contain_text("latency 300ms")
+    started = time.monotonic()
+    await client.send("slow")
+    assert await client.receive(timeout=5) == "slow"
+    assert time.monotonic() - started >= 0.3
+    await expect(row.locator(".tag.fault")).to_have_text("latency 300ms")
+
+    await row.locator("button.stall").click()
+    await expect(row.locator(".tag.fault")).to_have_text("stalled")
+    await expect(page.locator("#log .row.fault", has_text="stall")).to_have_count(1)
+    await client.send("anyone?")
+    await client.expect_no_message(0.5)
+    await row.locator("button.abort").click()
+    assert await client.expect_close(timeout=5) == (1006, "")
+    await expect(page.locator("#log .row.fault", has_text="abort")).to_have_count(1)
+
+    await page.select_option("#target-kind", "endpoint")
+    await page.select_option("#target", "/ws/echo")
+    await page.fill("#fault-refuse", "1")
+    await page.click("#fault-apply")
+    await expect(page.locator("#composer-result")).to_contain_text("refuse next 1 with 503")
+    await expect(page.locator("#endpoints")).to_contain_text("refuse next 1")
+    with pytest.raises(websockets.InvalidStatus):
+        await websockets.connect(server.url("/ws/echo"))
+    await expect(page.locator("#log .row.fault", has_text="refused a handshake")).to_have_count(1)
+    await page.click("#fault-clear")
+    await expect(page.locator("#composer-result")).to_contain_text("cleared")
+    async with websockets.connect(server.url("/ws/echo")):
+        pass
