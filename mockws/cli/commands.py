@@ -135,7 +135,9 @@ async def _serve(config: Config, log_messages: bool = False) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
     for endpoint in server.endpoints:
-        click.echo(f"mockws: {server.url(endpoint.pattern)} -> {endpoint.config.handler}")
+        faults = endpoint.faults.describe()
+        injected = f" (faults: {faults})" if faults else ""
+        click.echo(f"mockws: {server.url(endpoint.pattern)} -> {endpoint.config.handler}{injected}")
     inspector = inspector_url(server)
     if inspector is not None:
         click.echo(f"mockws: inspector at {inspector}")
@@ -187,9 +189,10 @@ def check(config_path: str | None) -> None:
             for name in ("on_connect", "on_message", "on_close", "on_error", "background")
             if endpoint.handler.hook(name)
         ]
+        faults = endpoint.faults.describe()
         click.echo(
             f"  {prefix + endpoint.pattern:<{width}}  {endpoint.config.handler}"
-            f"  [{', '.join(hooks) or 'no hooks'}]"
+            f"  [{', '.join(hooks) or 'no hooks'}]" + (f"  faults: {faults}" if faults else "")
         )
 
 
