@@ -414,3 +414,17 @@ async def test_admin_api_injects_faults(base: Path) -> None:
                 assert status == 400 and want_error in reply["error"], (body, reply)
             status, reply = await admin(server, f"connections/{conn_id}/fault", {"abort": True})
             assert (status, reply["done"]) == (200, ["abort"])
+
+
+async def test_drops_and_latency_keep_a_compressed_stream_readable(base: Path) -> None:
+    """With permessage-deflate, lost and delayed messages leave the client's inflater in step."""
+    faults = {"drop": 0.3, "seed": 11, "latency": ["1ms", "10ms"]}
+    config = faulty(faults, compression={"enabled": True, "threshold": 0})
+    async with run_server(config, base_dir=base) as server:
+        async with websockets.connect(server.url("/ws/flood"), compression="deflate") as ws:
+            await ws.send(json.dumps({"flood": 300}))
+            received = await collect(ws, quiet=0.5)
+            server.set_faults("/ws/flood", None)
+            await ws.send("x" * 500)
+            assert await asyncio.wait_for(ws.recv(), 5) == "x" * 500
+    assert received == sorted(received) and 150 <= len(received) <= 260
