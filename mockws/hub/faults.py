@@ -73,6 +73,7 @@ class ConnectionFaults:
         "_sent",
         "_timers",
         "_task",
+        "_reset_done",
         "stalled",
         "ending",
     )
@@ -92,15 +93,22 @@ class ConnectionFaults:
         self._sent = 0
         self._timers: list[asyncio.TimerHandle] = []
         self._task: asyncio.Future[None] | None = None
+        self._reset_done = False
         self.stalled = False
         self.ending = False
         self._set_line(plan.latency)
         self._arm()
 
-    def describe(self) -> str:
-        """Summarise this connection's faults: ``stalled``, ``latency 50ms``..."""
-        text = self.plan.describe()
-        return "stalled" if self.stalled else text
+    def describe(self) -> str | None:
+        """Summarise this connection's faults (``stalled``, ``latency 50ms``...), None for none."""
+        if self.stalled:
+            return "stalled"
+        return self.plan.describe() if self.plan.outbound else None
+
+    @property
+    def idle(self) -> bool:
+        """True when nothing is left to do: no faults, none held back, not stalled or ending."""
+        return not (self.plan.outbound or self.stalled or self.ending or self._line)
 
     # --- the outbound path
 
@@ -207,6 +215,7 @@ class ConnectionFaults:
         self.ending = True
         self.announce("close", f"closed with {fault.code} ({why})")
         self._task = asyncio.ensure_future(self._conn.close(fault.code, fault.reason))
+        self._task.add_done_callback(_retrieve)
 
     def abort(self, why: str, *, after_queued: bool = False) -> None:
         """Drop the connection with a TCP reset: no close frame; a browser sees 1006.
@@ -216,8 +225,9 @@ class ConnectionFaults:
             after_queued: Let the messages queued in this loop iteration
                 leave first (a ``disconnect`` after N messages sends N).
         """
-        if self.ending and self._task is not None:
+        if self._reset_done:
             return
+        self._reset_done = True
         self.ending = True
         self._cancel_timers()
         if self._line is not None:
@@ -281,6 +291,12 @@ class ConnectionFaults:
             )
 
 
+def _retrieve(task: asyncio.Future[None]) -> None:
+    # The session reports how the connection ended; a failed close is not news.
+    if not task.cancelled():
+        task.exception()
+
+
 class EndpointFaults:
     """One endpoint's faults as they stand: from its config, or set at run time.
 
@@ -324,12 +340,9 @@ class EndpointFaults:
             if current is None:
                 if outbound is not None:
                     conn.set_faults(self._new(conn, outbound))
-            elif outbound is None and not current.stalled and not current.ending:
-                current.drain()
-                current.stop()
-                conn.set_faults(None)
             else:
                 current.configure(outbound or _NO_FAULTS)
+                self._release(conn, current)
 
     def refusal(self, events: EventBus) -> int | None:
         """Take one refusal if any are left: return the HTTP status to refuse with, else None."""
@@ -361,6 +374,13 @@ class EndpointFaults:
         seed = None if plan.seed is None else f"{plan.seed}/{self._connections}"
         return ConnectionFaults(conn, plan, FaultRandom(seed), self._stall_socket)
 
+    @staticmethod
+    def _release(conn: Connection, faults: ConnectionFaults) -> None:
+        # Back to the free path once a connection's faults are all gone.
+        if faults.idle:
+            faults.stop()
+            conn.set_faults(None)
+
     def _of(self, conn: Connection) -> ConnectionFaults:
         current = conn.faults
         if current is None:
@@ -384,10 +404,12 @@ class EndpointFaults:
             faults = self._of(conn)
             faults.set_delivery(fault.latency, fault.drop)
             if fault.latency is not None:
-                done.append(f"latency {describe_range(fault.latency)}")
+                latency = fault.latency
+                done.append(f"latency {describe_range(latency)}" if latency.high else "no latency")
             if fault.drop is not None:
                 done.append(f"drop {fault.drop:g}")
-            faults.announce("set", ", ".join(done))
+            faults.announce("set", faults.describe() or "none")
+            self._release(conn, faults)
         if fault.stall:
             self._of(conn).stall("run-time fault")
             done.append("stall")

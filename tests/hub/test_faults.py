@@ -92,3 +92,22 @@ async def test_a_stalled_connection_stays_stalled_and_closes_at_once(base: Path)
             with pytest.raises(websockets.ConnectionClosed):
                 await asyncio.wait_for(ws.recv(), 3)
             assert time.monotonic() - started < 1.0
+
+
+async def test_a_connection_whose_faults_are_all_removed_is_back_on_the_free_path(
+    base: Path,
+) -> None:
+    """latency 0 after a latency, or an endpoint's faults cleared, leaves no faults behind."""
+    config = {"endpoints": [endpoint("/ws", "flood.py", faults={"drop": 0.1})]}
+    async with run_server(config, base_dir=base) as server:
+        client = await server.connect("/ws")
+        conn = next(iter(server.hub.connections.values()))
+        assert conn.faults is not None and conn.faults.describe() == "drop 10%"
+        server.set_faults("/ws", None)
+        assert conn.faults is None
+        assert await server.fault(conn, latency="50ms") == ["latency 50ms"]
+        assert conn.faults is not None and conn.faults.describe() == "latency 50ms"
+        assert await server.fault(conn, latency=0) == ["no latency"]
+        assert conn.faults is None
+        await client.send({"flood": 1})
+        assert await client.receive_json() == {"n": 0}

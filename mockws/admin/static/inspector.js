@@ -311,7 +311,7 @@ function latencyValue(text) {
 
 function faultCell(conn) {
   const cell = el("td", "faults");
-  if (conn.faults && conn.faults !== "none") cell.append(el("span", "tag fault", conn.faults));
+  if (conn.faults) cell.append(el("span", "tag fault", conn.faults));
   const latency = el("input", "latency");
   latency.placeholder = "latency";
   latency.value = state.drafts.get(conn.id) || "";
@@ -493,7 +493,7 @@ function applyEvent(event) {
       break;
     case "fault":
       if (conn && event.fault === "stall") conn.faults = "stalled";
-      else if (conn && event.fault === "set" && conn.faults !== "stalled") conn.faults = event.detail;
+      else if (conn && event.fault === "set" && conn.faults !== "stalled") conn.faults = event.detail === "none" ? null : event.detail;
       else if (!conn && event.fault === "set") {
         const endpoint = (state.server?.endpoints || []).find((e) => e.pattern === event.endpoint);
         if (endpoint) endpoint.faults = event.detail === "none" ? null : event.detail;
