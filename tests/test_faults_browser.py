@@ -137,7 +137,16 @@ async def test_inspector_fault_buttons_drive_a_connection_and_an_endpoint(
     with pytest.raises(websockets.InvalidStatus):
         await websockets.connect(server.url("/ws/echo"))
     await expect(page.locator("#log .row.fault", has_text="refused a handshake")).to_have_count(1)
+    await page.fill("#fault-refuse", "0")
+    await page.fill("#fault-drop", "100%")
+    await page.click("#fault-apply")
+    await expect(page.locator("#composer-result")).to_contain_text("drop 100%")
+    async with websockets.connect(server.url("/ws/echo")) as ws:
+        await ws.send('{"lost": "on the way"}')
+        await expect(page.locator("#log .row.fault", has_text='"lost"')).to_have_count(1)
     await page.click("#fault-clear")
     await expect(page.locator("#composer-result")).to_contain_text("cleared")
-    async with websockets.connect(server.url("/ws/echo")):
-        pass
+    await expect(page.locator("#endpoints")).not_to_contain_text("drop")
+    async with websockets.connect(server.url("/ws/echo")) as ws:
+        await ws.send("back")
+        assert await ws.recv() == "back"
