@@ -1,18 +1,21 @@
 """The server's event feed, under its public name: see :mod:`mockws.observe.events`.
 
 ``hub.events`` is an :class:`EventBus`; subscribe to it for every connection
-opened or closed, room joined or left, handler error, reload and, when
-asked, message in or out.
+opened or closed, room joined or left, handler error, reload, injected
+fault and, when asked, message in, out or dropped.
 """
 
 from .observe.events import (
+    MESSAGE_EVENTS,
     PREVIEW_BYTES,
     PREVIEW_CHARS,
     ConnectionClosed,
     ConnectionOpened,
     Event,
     EventBus,
+    FaultInjected,
     HandlerFailed,
+    MessageDropped,
     MessageIn,
     MessageOut,
     MessageUnmatched,
@@ -23,6 +26,7 @@ from .observe.events import (
     Subscriber,
     event_to_dict,
     handler_failed,
+    message_dropped,
     message_in,
     message_out,
     message_unmatched,
@@ -30,13 +34,16 @@ from .observe.events import (
 )
 
 __all__ = [
+    "MESSAGE_EVENTS",
     "PREVIEW_BYTES",
     "PREVIEW_CHARS",
     "ConnectionClosed",
     "ConnectionOpened",
     "Event",
     "EventBus",
+    "FaultInjected",
     "HandlerFailed",
+    "MessageDropped",
     "MessageIn",
     "MessageOut",
     "MessageUnmatched",
@@ -47,6 +54,7 @@ __all__ = [
     "Subscriber",
     "event_to_dict",
     "handler_failed",
+    "message_dropped",
     "message_in",
     "message_out",
     "message_unmatched",

@@ -26,6 +26,8 @@ from urllib.parse import urlencode
 import aiohttp
 
 from .admin import attach_admin
+from .config.durations import parse_duration_range
+from .config.faults import ConnectionFault, FaultsConfig
 from .config.load import config_from_mapping, load_config
 from .config.model import Config
 from .config.objects import config_as_mapping
@@ -403,6 +405,51 @@ class RunningServer:
         wait = ReloadWait()
         yield wait
         wait.report = await reloader.wait_for(expected, timeout or self.timeout)
+
+    async def fault(
+        self,
+        conn: str | Connection,
+        *,
+        abort: bool = False,
+        stall: bool = False,
+        close: int | tuple[int, str] | None = None,
+        latency: str | float | tuple[str | float, str | float] | None = None,
+        drop: float | None = None,
+    ) -> list[str]:
+        """Inject a fault into one open connection, as ``POST api/connections/{id}/fault`` does.
+
+        Args:
+            conn: The connection or its id.
+            abort: Drop it with a TCP reset, no close frame (a browser sees 1006).
+            stall: Stop writing to it and answering its pings.
+            close: Close it with this code (or ``(code, reason)``).
+            latency: Its outgoing latency from now on: ``"200ms"``, seconds,
+                or a ``(low, high)`` range; 0 removes it.
+            drop: Its drop probability from now on.
+
+        Returns:
+            What was done, in words.
+        """
+        conn_id = conn.id if isinstance(conn, Connection) else conn
+        closing = (close, "") if isinstance(close, int) else close
+        fault = ConnectionFault(
+            abort=abort,
+            stall=stall,
+            close=closing,
+            latency=None if latency is None else parse_duration_range(latency),
+            drop=drop,
+        )
+        return await self.server.fault(conn_id, fault)
+
+    def set_faults(
+        self, endpoint: str, faults: FaultsConfig | Mapping[str, Any] | None
+    ) -> FaultsConfig | None:
+        """Replace the faults of the endpoint with pattern ``endpoint`` until its next config edit.
+
+        ``faults`` has the config's shape (``{"latency": "50ms", "drop": 0.1}``);
+        None removes them. See :meth:`MockServer.set_faults`.
+        """
+        return self.server.set_faults(endpoint, faults)
 
     def url(self, path: str, **query: str) -> str:
         """Return the ``ws://`` (``wss://``) URL of ``path`` (after the prefix) with ``query``."""

@@ -256,8 +256,13 @@ def test_pyjwt_internals_stay_in_the_jwt_module() -> None:
 ALLOWED_REACHES: dict[tuple[str, str], int] = {
     # The single outbound seam (LAYOUT.md): the hub's fan-out queues its shared frame.
     ("hub/hub.py", "conn._write"): 1,
-    # The one aiohttp attribute mockws swaps, behind write_control_frames_after().
-    ("server/aiohttp_compat.py", "socket._writer"): 1,
+    # The one aiohttp attribute mockws swaps, behind write_control_frames_after(),
+    # and again behind stall_socket() (faults.stall), which also turns off the
+    # socket's autoping and heartbeat.
+    ("server/aiohttp_compat.py", "socket._writer"): 2,
+    ("server/aiohttp_compat.py", "socket._autoping"): 1,
+    ("server/aiohttp_compat.py", "socket._cancel_heartbeat"): 1,
+    ("server/aiohttp_compat.py", "socket._heartbeat"): 1,
     # Not a reach: the docstring of raw_transport() names the aiohttp source it relies on.
     ("server/aiohttp_compat.py", "request._protocol"): 1,
     # aiohttp's close() from another task must read the client's close frame:

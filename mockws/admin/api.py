@@ -3,9 +3,12 @@
 ``GET connections``, ``GET connections/{id}``, ``GET rooms``,
 ``POST broadcast`` (``{"data", "rooms", "endpoint"}``),
 ``POST connections/{id}/send`` (``{"data"}``), ``POST users/{user}/send``
-(``{"data"}``) and
-``POST connections/{id}/close`` (``{"code", "reason"}``). Errors answer
-``{"error": "..."}`` with a 4xx status.
+(``{"data"}``),
+``POST connections/{id}/close`` (``{"code", "reason"}``),
+``POST connections/{id}/fault`` (``{"abort": true}``, ``{"stall": true}``,
+``{"close": {"code": 1012}}``, ``{"latency": "200ms"}``, ``{"drop": 0.1}``) and
+``POST endpoints/faults`` (``{"endpoint": PATTERN, "faults": {...}}``). Errors
+answer ``{"error": "..."}`` with a 4xx status.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ..config.faults import connection_fault_from_data, faults_from_data
+from ..errors import ConfigError
 from ..hub.connection import Connection
 from ..wire.close import MAX_CLOSE_REASON_BYTES, CloseCode
 from .views import connection_view, room_views
@@ -149,6 +154,34 @@ class AdminApi:
         await conn.close(code, reason)
         return json_reply({"closed": True, "code": code, "reason": reason})
 
+    async def fault(self, request: web.Request) -> web.Response:
+        """``POST connections/{id}/fault``: inject a fault into one connection."""
+        conn = self._connection(request)
+        try:
+            fault = connection_fault_from_data(await _body(request))
+            done = await self.server.fault(conn.id, fault)
+        except ConfigError as exc:
+            raise ApiError(400, f"{exc.key}: {exc.message}" if exc.key else exc.message) from None
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+        return json_reply({"conn_id": conn.id, "done": done})
+
+    async def endpoint_faults(self, request: web.Request) -> web.Response:
+        """``POST endpoints/faults``: replace an endpoint's faults until its next config edit."""
+        body = await _body(request)
+        if "endpoint" not in body:
+            raise ApiError(400, "missing 'endpoint': the pattern whose faults to set")
+        pattern = self._endpoint(body)
+        assert pattern is not None
+        try:
+            plan = faults_from_data(body.get("faults"))
+            self.server.set_faults(pattern, plan)
+        except ConfigError as exc:
+            raise ApiError(400, f"{exc.key}: {exc.message}" if exc.key else exc.message) from None
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+        return json_reply({"endpoint": pattern, "faults": plan.describe() if plan else None})
+
     def routes(self, prefix: str) -> list[tuple[str, str, Handler]]:
         """Return the API's routes under ``prefix`` as (method, path, handler)."""
         return [
@@ -159,4 +192,6 @@ class AdminApi:
             ("POST", f"{prefix}/connections/{{conn_id}}/send", self.send),
             ("POST", f"{prefix}/connections/{{conn_id}}/close", self.close),
             ("POST", f"{prefix}/users/{{user_id}}/send", self.send_to_user),
+            ("POST", f"{prefix}/connections/{{conn_id}}/fault", self.fault),
+            ("POST", f"{prefix}/endpoints/faults", self.endpoint_faults),
         ]

@@ -28,6 +28,7 @@ def connection_view(conn: Connection) -> dict[str, Any]:
         "dropped": conn.dropped,
         "subprotocol": conn.subprotocol,
         "remote": conn.request.remote,
+        "faults": conn.faults.describe() if conn.faults is not None else None,
     }
 
 
@@ -63,6 +64,7 @@ def server_view(server: MockServer) -> dict[str, Any]:
                 "pattern": endpoint.pattern,
                 "url": server.url(endpoint.pattern),
                 "handler": endpoint.config.handler,
+                "faults": endpoint.faults.describe(),
             }
             for endpoint in server.endpoints
         ],

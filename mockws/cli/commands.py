@@ -205,7 +205,9 @@ async def _serve(config: Config, log_messages: bool = False) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
     for endpoint in server.endpoints:
-        click.echo(f"mockws: {server.url(endpoint.pattern)} -> {endpoint.handler.spec}")
+        faults = endpoint.faults.describe()
+        injected = f" (faults: {faults})" if faults else ""
+        click.echo(f"mockws: {server.url(endpoint.pattern)} -> {endpoint.handler.spec}{injected}")
         if endpoint.config.asyncapi is not None:
             click.echo(f"mockws:   {_describe_binding(endpoint.config.asyncapi)}")
     inspector = inspector_url(server)
@@ -281,9 +283,10 @@ def check(config_path: str | None, asyncapi: str | None) -> None:
             for name in ("on_connect", "on_message", "on_close", "on_error", "background")
             if endpoint.handler.hook(name)
         ]
+        faults = endpoint.faults.describe()
         click.echo(
             f"  {prefix + endpoint.pattern:<{width}}  {endpoint.handler.spec}"
-            f"  [{', '.join(hooks) or 'no hooks'}]"
+            f"  [{', '.join(hooks) or 'no hooks'}]" + (f"  faults: {faults}" if faults else "")
         )
         behaviour = endpoint.config.behaviour
         if behaviour is not None:

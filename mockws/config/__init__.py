@@ -3,6 +3,7 @@
 - :mod:`~mockws.config.model`: the frozen dataclasses the rest of mockws trusts.
 - :mod:`~mockws.config.load`: reading files and mappings, validating every key once.
 - :mod:`~mockws.config.limits`: resource limits, their defaults and keys.
+- :mod:`~mockws.config.faults`: network faults to inject (latency, drop, disconnect...).
 - :mod:`~mockws.config.keys`: typed key reading with file:line:key errors.
 - :mod:`~mockws.config.yaml_source`: YAML with the line of every key.
 - :mod:`~mockws.config.patterns`: the URL pattern grammar.
@@ -13,6 +14,7 @@ New config sources (an AsyncAPI document, a rules schema) slot in beside
 ``load`` and produce the same :class:`Config`.
 """
 
+from .faults import DisconnectFault, FaultsConfig, RefuseFault, Trigger
 from .limits import EndpointLimits, ServerLimits
 from .load import DEFAULT_CONFIG_NAMES, config_from_mapping, find_default_config, load_config
 from .model import (
@@ -30,10 +32,14 @@ __all__ = [
     "AuthenticateRef",
     "CompressionConfig",
     "Config",
+    "DisconnectFault",
     "EndpointConfig",
     "EndpointLimits",
+    "FaultsConfig",
     "JwtConfig",
+    "RefuseFault",
     "ServerLimits",
+    "Trigger",
     "config_from_mapping",
     "find_default_config",
     "load_config",

@@ -16,6 +16,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from .asyncapi import SpecCache, parse_asyncapi, parse_endpoint_asyncapi, spec_endpoints
 from .asyncapi_model import AsyncApiSettings
+from .faults import parse_faults
 from .keys import KeyReader, describe_value, expand_env
 from .limits import parse_endpoint_limits, parse_server_limits
 from .model import (
@@ -79,6 +80,7 @@ ENDPOINT_KEYS = (
     "limits",
     "asyncapi",
     *RULE_KEYS,
+    "faults",
 )
 # The endpoint keys that give it something to do; an endpoint needs at least one.
 # A feature that makes an endpoint useful on its own adds its key here.
@@ -208,6 +210,7 @@ def _parse_endpoint(
             *(spec or (None, {})),
             played=not any(section.has(name) for name in BEHAVIOUR_KEYS if name != "asyncapi"),
         ),
+        faults=parse_faults(section),
     )
     section.finish(ENDPOINT_KEYS)
     return endpoint

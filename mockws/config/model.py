@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from .asyncapi_model import AsyncApiSettings, ChannelBinding
+from .faults import FaultsConfig
 from .limits import EndpointLimits, ServerLimits
 from .rules import Behaviour
 from .yaml_source import SourceMap
@@ -103,6 +104,7 @@ class EndpointConfig:
             mockws.config.rules); None when the endpoint has none.
         asyncapi: The AsyncAPI channel whose spec the endpoint's traffic is
             checked against (and, without a handler, played); None for none.
+        faults: Network faults to inject (see mockws.config.faults); None for none.
     """
 
     pattern: str
@@ -116,6 +118,7 @@ class EndpointConfig:
     limits: EndpointLimits = EndpointLimits()
     behaviour: Behaviour | None = None
     asyncapi: ChannelBinding | None = None
+    faults: FaultsConfig | None = None
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from ..wire.frames import Opcode, build_frame
 from ..wire.outbox import Outbox
 
 if TYPE_CHECKING:
+    from .faults import ConnectionFaults
     from .hub import Hub
 
 __all__ = ["CLOSE_GRACE", "Connection", "EndpointView", "connection_closed", "connection_opened"]
@@ -76,6 +77,7 @@ class Connection:
         "_outbox",
         "_events",
         "_deflater",
+        "_faults",
         "_closing",
         "_closed_handshake",
         "close_code",
@@ -114,6 +116,7 @@ class Connection:
         self._outbox = outbox
         self._events = hub.events
         self._deflater = deflater
+        self._faults: ConnectionFaults | None = None
         self._closing = False
         self._closed_handshake: asyncio.Event | None = None
         self.close_code: int | None = None
@@ -156,6 +159,23 @@ class Connection:
         return self._closing or self._socket.closed
 
     @property
+    def socket(self) -> web.WebSocketResponse:
+        """The aiohttp socket under this connection, for the server's own use.
+
+        Writing to it directly skips the outbox, its ordering and its limits.
+        """
+        return self._socket
+
+    @property
+    def faults(self) -> ConnectionFaults | None:
+        """This connection's network faults (see mockws.hub.faults), or None."""
+        return self._faults
+
+    def set_faults(self, faults: ConnectionFaults | None) -> None:
+        """Put ``faults`` between this connection's outbound seam and its outbox; None removes."""
+        self._faults = faults
+
+    @property
     def dropped(self) -> int:
         """Messages not queued because the client was not reading fast enough."""
         return self._outbox.dropped
@@ -176,15 +196,19 @@ class Connection:
             self._events.publish(message_out(self.id, self.endpoint, opcode, payload))
         return queued
 
-    def _write(self, opcode: int, payload: bytes, frame: bytes | None) -> bool:
+    def _write(self, opcode: int, payload: bytes, frame: bytes | None, faults: bool = True) -> bool:
         """Queue an encoded message, reusing ``frame`` when it fits this connection.
 
         The single outbound seam: ``send`` and the hub's fan-out both come
         here. A shared ``frame`` is uncompressed; a connection that
-        compresses messages of this size builds its own.
+        compresses messages of this size builds its own. A connection with
+        faults hands the message to them, which may lose it or hold it back
+        before they :meth:`transmit` it.
         """
         if self._closing:
             return False
+        if self._faults is not None and faults:
+            return self._faults.write(opcode, payload, frame)
         deflater = self._deflater
         if deflater is None or len(payload) < deflater.threshold:
             deflater = None
@@ -202,6 +226,14 @@ class Connection:
         if deflater is not None:
             deflater.forget()
         return False
+
+    def transmit(self, opcode: int, payload: bytes, frame: bytes | None) -> bool:
+        """Queue an encoded message past this connection's faults (they call it).
+
+        Returns:
+            False when the connection is closing or the outbox refused it.
+        """
+        return self._write(opcode, payload, frame, False)
 
     async def broadcast(
         self, data: Any, rooms: str | Iterable[str] | None = None, include_self: bool = False
@@ -238,9 +270,16 @@ class Connection:
         """Close the connection with ``code`` and ``reason``; later calls do nothing."""
         if self._closing:
             return
+        faults = self._faults
+        # Held-back messages leave before the close frame (and before closing refuses them).
+        stalled = faults is not None and not faults.drain()
         self._closing = True
         self.close_code = code
         self.close_reason = reason
+        if stalled:
+            # A stalled connection writes nothing, not even a close frame.
+            self.abort()
+            return
         self._closed_handshake = done = asyncio.Event()
         try:
             self._outbox.flush()
@@ -297,6 +336,8 @@ class Connection:
         """Record how the socket ended (see :meth:`record_close`); no more sends from now on."""
         self.record_close(code, reason)
         self._closing = True
+        if self._faults is not None:
+            self._faults.stop()
 
 
 def connection_opened(conn: Connection) -> ConnectionOpened:

@@ -10,6 +10,10 @@ message goes to ``mockws.message``::
     → 3 conns in lobby 42 B {"type":"chat","text":"hi"}
     c1 closed 1000 "bye" (4 in, 7 out)
 
+Injected faults have their line too: a dropped message with the messages
+(``✗ c1 /ws/chat 30 B {...} dropped by faults.drop``), the others with the
+connection events (``c1 fault: abort: TCP reset, no close frame (...)``).
+
 Handler errors and reloads are logged where they happen, with their
 traceback, so they are not repeated here.
 """
@@ -19,10 +23,13 @@ from __future__ import annotations
 import logging
 
 from .events import (
+    MESSAGE_EVENTS,
     ConnectionClosed,
     ConnectionOpened,
     Event,
     EventBus,
+    FaultInjected,
+    MessageDropped,
     MessageIn,
     MessageOut,
     RoomJoined,
@@ -48,7 +55,7 @@ def format_size(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
-def _short(event: MessageIn | MessageOut) -> str:
+def _short(event: MessageIn | MessageOut | MessageDropped) -> str:
     text = event.preview.replace("\r", "\\r").replace("\n", "\\n")
     if event.binary:
         text = f"binary {text}"
@@ -75,6 +82,11 @@ def describe(event: Event) -> str | None:
         return f"← {event.conn_id} {event.endpoint} {format_size(event.size)} {_short(event)}"
     if isinstance(event, MessageOut):
         return f"→ {_audience(event)} {format_size(event.size)} {_short(event)}"
+    if isinstance(event, MessageDropped):
+        line = f"✗ {event.conn_id} {event.endpoint} {format_size(event.size)} {_short(event)}"
+        return f"{line} dropped by faults.drop"
+    if isinstance(event, FaultInjected):
+        return f"{event.conn_id or event.endpoint} fault: {event.fault}: {event.detail}"
     if isinstance(event, ConnectionOpened):
         line = f"{event.conn_id} connected to {event.path} ({event.endpoint})"
         return f"{line} from {event.remote}" if event.remote else line
@@ -107,7 +119,7 @@ class EventLogger:
 
     def __call__(self, event: Event) -> None:
         """Log ``event`` if it is a connection or message event."""
-        is_message = isinstance(event, (MessageIn, MessageOut))
+        is_message = isinstance(event, MESSAGE_EVENTS)
         logger = message_log if is_message else connection_log
         if not logger.isEnabledFor(logging.INFO):
             return

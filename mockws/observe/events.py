@@ -31,7 +31,10 @@ __all__ = [
     "ConnectionOpened",
     "Event",
     "EventBus",
+    "FaultInjected",
     "HandlerFailed",
+    "MESSAGE_EVENTS",
+    "MessageDropped",
     "MessageIn",
     "MessageOut",
     "MessageUnmatched",
@@ -42,6 +45,7 @@ __all__ = [
     "Subscriber",
     "event_to_dict",
     "handler_failed",
+    "message_dropped",
     "message_in",
     "message_out",
     "message_unmatched",
@@ -180,6 +184,46 @@ class MessageOut(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MessageDropped(Event):
+    """An outgoing message was lost on purpose, by the endpoint's ``faults.drop``.
+
+    Attributes:
+        conn_id: The connection that did not get it.
+        endpoint: Its endpoint pattern.
+        size: The payload size in bytes.
+        binary: True for a binary message.
+        preview: The start of a text message, or of a binary one in hex.
+        truncated: True when ``preview`` is not the whole message.
+    """
+
+    kind: ClassVar[str] = "drop"
+    conn_id: str
+    endpoint: str
+    size: int
+    binary: bool = False
+    preview: str = ""
+    truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FaultInjected(Event):
+    """A network fault acted on a connection or a handshake (see mockws.hub.faults).
+
+    Attributes:
+        fault: ``abort``, ``stall``, ``close``, ``refuse``, or ``set`` (faults changed).
+        endpoint: The endpoint pattern.
+        conn_id: The connection, if the fault was on one.
+        detail: What happened, in words.
+    """
+
+    kind: ClassVar[str] = "fault"
+    fault: str
+    endpoint: str
+    conn_id: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HandlerFailed(Event):
     """A handler hook raised, or a client broke the protocol.
 
@@ -257,6 +301,9 @@ class SpecViolation(Event):
 
 Subscriber = Callable[[Event], None]
 
+MESSAGE_EVENTS: tuple[type[Event], ...] = (MessageIn, MessageOut, MessageDropped)
+"""Events about one message each: only subscribers that ask for messages get them."""
+
 
 def event_to_dict(event: Event) -> dict[str, Any]:
     """Return ``event`` as a JSON-ready dict with its kind under ``type``."""
@@ -315,6 +362,20 @@ def message_unmatched(conn_id: str, endpoint: str, text: str | bytes) -> Message
     """Describe a message no rule matched (``text``: the message as JSON text, or its bytes)."""
     shown, truncated = preview(text, isinstance(text, bytes))
     return MessageUnmatched(conn_id=conn_id, endpoint=endpoint, preview=shown, truncated=truncated)
+
+
+def message_dropped(conn_id: str, endpoint: str, opcode: int, payload: bytes) -> MessageDropped:
+    """Describe an encoded message that ``faults.drop`` kept from ``conn_id``."""
+    binary = opcode == Opcode.BINARY
+    text, truncated = preview(payload, binary)
+    return MessageDropped(
+        conn_id=conn_id,
+        endpoint=endpoint,
+        size=len(payload),
+        binary=binary,
+        preview=text,
+        truncated=truncated,
+    )
 
 
 def message_out(
@@ -385,7 +446,7 @@ class EventBus:
 
     def publish(self, event: Event) -> None:
         """Give ``event`` to every subscriber; a failing subscriber is logged and skipped."""
-        is_message = isinstance(event, (MessageIn, MessageOut))
+        is_message = isinstance(event, MESSAGE_EVENTS)
         for callback, messages in tuple(self._subscribers):
             if is_message and not messages:
                 continue

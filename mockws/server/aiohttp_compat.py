@@ -20,6 +20,7 @@ from aiohttp import web
 
 from ..config.limits import ServerLimits
 from ..wire.close import CloseCode
+from ..wire.faults import SilentTransport
 from ..wire.outbox import Outbox, WritesAfterOutbox
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "protocol_error_code",
     "protocol_factory",
     "raw_transport",
+    "stall_socket",
     "write_control_frames_after",
 ]
 
@@ -84,6 +86,31 @@ def write_control_frames_after(socket: web.WebSocketResponse, outbox: Outbox) ->
     if writer is None:
         return
     writer.transport = cast(asyncio.Transport, WritesAfterOutbox(writer.transport, outbox))
+
+
+def stall_socket(socket: web.WebSocketResponse) -> None:
+    """Make ``socket`` write nothing more and answer no ping, while it stays open.
+
+    A stalled peer (``faults.stall``) must not answer pings, so that a
+    client's heartbeat notices it. aiohttp/web_ws.py ``receive`` answers a
+    PING with ``pong()`` while ``_autoping`` is true; false, it returns the
+    PING as a message, which the session's read loop skips. The heartbeat
+    would go on pinging and give up on the missing pongs
+    (``_send_heartbeat``, ``_pong_not_received``): ``_cancel_heartbeat``
+    stops its timers and ``_heartbeat = None`` keeps inbound data
+    (``_on_data_received``, ``_reset_heartbeat``) from starting them again.
+    Last, every frame aiohttp writes itself (a close frame in answer to the
+    client's) goes through ``_writer.transport``
+    (aiohttp/_websocket/writer.py ``send_frame``): a
+    :class:`~mockws.wire.faults.SilentTransport` there swallows it, while
+    ``close()`` still closes the real transport.
+    """
+    socket._autoping = False
+    socket._cancel_heartbeat()
+    socket._heartbeat = None
+    writer = socket._writer
+    if writer is not None:
+        writer.transport = cast(asyncio.Transport, SilentTransport(writer.transport))
 
 
 def negotiated_window_bits(socket: web.WebSocketResponse) -> int:

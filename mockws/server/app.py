@@ -12,18 +12,22 @@ import asyncio
 import itertools
 import logging
 import ssl
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
+from typing import Any
 
 from aiohttp import web
 
+from ..config.faults import ConnectionFault, FaultsConfig, faults_from_data
 from ..config.model import Config
 from ..hooks.loader import HandlerSlot, SysPathLease
 from ..hooks.rules import RuleBook
 from ..hooks.timer import HookTimer
 from ..hub.broker import Broker
+from ..hub.connection import Connection
 from ..hub.hub import Hub
 from ..observe.eventlog import EventLogger
+from ..observe.events import FaultInjected
 from ..observe.logging import access_logger_for
 from ..wire.close import CloseCode
 from ..wire.outbox import FlushScheduler
@@ -88,7 +92,7 @@ class MockServer:
         self._closing: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None
-        self._handshake = Handshake()
+        self._handshake = Handshake(self.hub.events)
         self._scheduler: FlushScheduler | None = None
         self._path = SysPathLease(config.base_dir)
         self._secret_params: set[str] = set()
@@ -193,9 +197,16 @@ class MockServer:
             tls=self.config.tls,  # the listening socket's; `serve --tls` set it, not the file
         )
         slots, books = dict(self.slots), dict(self.books)
+        running = {endpoint.pattern: endpoint for endpoint in self.endpoints}
         plan = plan_reconfig(self.endpoints, load_endpoints(config, slots, self.timer, books))
         doomed = [conn for conn in self.hub.connections.values() if conn.endpoint in plan.close]
         self._install(config, plan.endpoints)
+        for endpoint in plan.endpoints:
+            old = running.get(endpoint.pattern)
+            # An edit of the endpoint ends a run-time change of its faults, too.
+            if old is not None and old is not endpoint and endpoint.pattern not in plan.close:
+                if old.faults.plan != endpoint.faults.plan or old.faults.plan != old.config.faults:
+                    endpoint.faults.replace(endpoint.faults.plan, self._connections_of(endpoint))
         # Authenticate modules too: the reloader follows every slot listed here.
         in_use = {slot for endpoint in self.endpoints for slot in endpoint.modules}
         self.slots = {name: slot for name, slot in slots.items() if slot in in_use}
@@ -217,6 +228,61 @@ class MockServer:
         if closes:
             await asyncio.wait(closes, timeout=CLOSE_WAIT)
         return replace(plan.change, closed=len(doomed))
+
+    def _endpoint(self, pattern: str) -> Endpoint:
+        for endpoint in self.endpoints:
+            if endpoint.pattern == pattern:
+                return endpoint
+        known = ", ".join(endpoint.pattern for endpoint in self.endpoints) or "none"
+        raise KeyError(f"no endpoint with pattern {pattern!r}; endpoints: {known}")
+
+    def _connections_of(self, endpoint: Endpoint) -> list[Connection]:
+        return [c for c in self.hub.connections.values() if c.endpoint == endpoint.pattern]
+
+    def set_faults(
+        self, pattern: str, faults: FaultsConfig | Mapping[str, Any] | None
+    ) -> FaultsConfig | None:
+        """Replace the network faults of endpoint ``pattern``, until its next config edit.
+
+        They apply to its open connections and to new ones; ``refuse`` counts
+        from now. ``faults`` has the config's shape (``{"latency": "50ms"}``);
+        None or ``{}`` removes every fault.
+
+        Returns:
+            The faults now in force.
+
+        Raises:
+            KeyError: No endpoint has this pattern.
+            ConfigError: ``faults`` is not valid.
+            ValueError: Its close code may not be sent.
+        """
+        endpoint = self._endpoint(pattern)
+        plan = faults if isinstance(faults, FaultsConfig) or faults is None else None
+        if isinstance(faults, Mapping):
+            plan = faults_from_data(faults)
+        endpoint.faults.replace(plan, self._connections_of(endpoint))
+        if self.hub.events.active:
+            self.hub.events.publish(
+                FaultInjected(
+                    fault="set", endpoint=pattern, detail=endpoint.faults.describe() or "none"
+                )
+            )
+        return plan
+
+    async def fault(self, conn_id: str, fault: ConnectionFault) -> list[str]:
+        """Inject ``fault`` into the open connection ``conn_id`` (abort, stall, close, latency).
+
+        Returns:
+            What was done, in words.
+
+        Raises:
+            KeyError: No open connection has this id.
+            ValueError: The close code may not be sent.
+        """
+        conn = self.hub.get(conn_id)
+        if conn is None:
+            raise KeyError(f"no open connection {conn_id!r}")
+        return await self._endpoint(conn.endpoint).faults.inject(conn, fault)
 
     async def restart_background(self, slot: HandlerSlot) -> None:
         """Cancel ``slot``'s ``background`` task and start the module's current one.

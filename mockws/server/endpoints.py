@@ -13,11 +13,14 @@ from ..hooks.loader import NO_HANDLER, HandlerSlot, load_handler
 from ..hooks.pipeline import Stage, handler_stage
 from ..hooks.rules import RuleBook, close_steps, unmatched_stage
 from ..hooks.timer import HookTimer
+from ..hub.connection import Connection
+from ..hub.faults import EndpointFaults
 from ..observe.redact import SECRET_QUERY_PARAMS, mask_query
 from ..wire.close import CloseCode
 
 if TYPE_CHECKING:
     from ..hooks.spec_mock import SpecRuntime
+from . import aiohttp_compat as compat
 
 __all__ = ["Endpoint", "load_endpoints"]
 
@@ -39,6 +42,8 @@ class Endpoint:
             pattern across reloads; None when it declares none.
         spec: What the endpoint's AsyncAPI channel runs (validation,
             pushes, replies, the handshake check); None without one.
+        faults: The endpoint's network faults as they stand (from
+            ``config.faults``, or set at run time until the next config edit).
     """
 
     config: EndpointConfig
@@ -47,6 +52,7 @@ class Endpoint:
     stages: tuple[Stage, ...] = field(default=())
     rules: RuleBook | None = None
     spec: SpecRuntime | None = None
+    faults: EndpointFaults = field(init=False)
 
     def __post_init__(self) -> None:
         if not self.stages:
@@ -59,6 +65,7 @@ class Endpoint:
                 if self.handler.is_empty:
                     last = unmatched_stage(self.rules)
                 self.stages = (*before, self.rules.stage, last)
+        self.faults = EndpointFaults(self.config.pattern, self.config.faults, _stall)
 
     @property
     def pattern(self) -> str:
@@ -84,6 +91,10 @@ class Endpoint:
         if self.secret_param:
             names = names | {self.secret_param}
         return mask_query(path_qs, names)
+
+
+def _stall(conn: Connection) -> None:
+    compat.stall_socket(conn.socket)
 
 
 def load_endpoints(
@@ -128,9 +139,13 @@ def load_endpoints(
         book = None
         if endpoint_config.behaviour is not None:
             book = books.setdefault(endpoint_config.pattern, RuleBook(endpoint_config.pattern))
-        endpoints.append(
-            Endpoint(endpoint_config, slot, auth, rules=book, spec=_spec(endpoint_config))
-        )
+        try:
+            endpoints.append(
+                Endpoint(endpoint_config, slot, auth, rules=book, spec=_spec(endpoint_config))
+            )
+        except ValueError as exc:
+            key = f"{config.endpoint_key(endpoint_config)}.faults.disconnect.code"
+            raise config.error(key, str(exc)) from None
     # Nothing can fail from here on: swap the new rules in.
     for endpoint in endpoints:
         if endpoint.rules is not None:

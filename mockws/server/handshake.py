@@ -22,6 +22,7 @@ from aiohttp import web
 
 from ..config.limits import ServerLimits
 from ..config.model import Config
+from ..observe.events import EventBus
 from ..observe.redact import SECRET_QUERY_PARAMS
 from .endpoints import Endpoint
 
@@ -142,14 +143,18 @@ def _allow_hint(origin: str | None, allowed: Sequence[str] | None) -> str:
 class Handshake:
     """The checks an upgrade request passes before aiohttp upgrades it.
 
+    Args:
+        events: Where a refusal by ``faults.refuse`` is reported.
+
     Attributes:
         admission: Counts the connections admitted and not yet ended.
         stopping: Set when the server shuts down: every upgrade gets 503.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, events: EventBus | None = None) -> None:
         self.admission = Admission()
         self.stopping = False
+        self.events = events if events is not None else EventBus()
 
     def refusal(
         self,
@@ -179,6 +184,13 @@ class Handshake:
                 _allow_hint(origin, config.allowed_origins),
             )
             return web.Response(status=403, text=f"Origin {origin} is not allowed.\n")
+        status = endpoint.faults.refusal(self.events)
+        if status is not None:
+            left = endpoint.faults.refusals_left
+            return web.Response(
+                status=status,
+                text=f"Refused by the endpoint's faults.refuse ({left} more to refuse).\n",
+            )
         if self.stopping:
             return web.Response(status=503, text="The server is shutting down.\n")
         if endpoint.spec is not None:

@@ -101,6 +101,7 @@ async def serve_connection(
     frames = frame_scanner(transport)
     if frames is not None:
         frames.enforce(settings.limits.max_fragments, settings.limits.max_queue, conn)
+    endpoint.faults.attach(conn)
     slot = endpoint.handler
     spec = endpoint.spec
     spec_cleanup = None

@@ -115,6 +115,26 @@ def test_check_reports_broken_handler_with_exit_2(write: WriteFile) -> None:
     assert "broken.py:1: SyntaxError" in result.output
 
 
+def test_check_shows_faults_and_reports_a_bad_fault_code(write: WriteFile) -> None:
+    """check names an endpoint's faults; a close code that may not be sent fails with its line."""
+    write("h.py", "")
+    good = write(
+        "good.yaml",
+        "endpoints:\n  - pattern: /a\n    handler: h.py\n    faults: {latency: 50ms, drop: 0.1}\n",
+    )
+    result = CliRunner().invoke(main, ["check", "--config", str(good)])
+    assert result.exit_code == 0, result.output
+    assert "faults: latency 50ms, drop 10%" in result.output
+    bad = write(
+        "bad.yaml",
+        "endpoints:\n  - pattern: /a\n    handler: h.py\n    faults:\n"
+        "      disconnect: {after: 3, code: 1006}\n",
+    )
+    result = CliRunner().invoke(main, ["check", "--config", str(bad)])
+    assert result.exit_code == 2
+    assert "bad.yaml:5: endpoints[0].faults.disconnect.code: close code 1006" in result.output
+
+
 def test_missing_default_config_is_a_usage_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,7 +14,9 @@ from mockws.observe.eventlog import describe, format_size
 from mockws.observe.events import (
     ConnectionClosed,
     ConnectionOpened,
+    FaultInjected,
     HandlerFailed,
+    MessageDropped,
     MessageIn,
     MessageOut,
     RoomJoined,
@@ -24,6 +26,22 @@ from mockws.observe.logging import EVENT_ATTRIBUTE, JsonFormatter, TextFormatter
 from mockws.testing import run_server
 
 from ..helpers import WriteFile, endpoint, killed_on_exit, start_serve
+
+
+def test_faults_read_as_one_line_each() -> None:
+    """A drop shows the lost message; a fault names its connection or endpoint and what it did."""
+    assert (
+        describe(MessageDropped(conn_id="c2", endpoint="/e", size=7, preview='{"n":1}'))
+        == '✗ c2 /e 7 B {"n":1} dropped by faults.drop'
+    )
+    assert (
+        describe(FaultInjected(fault="abort", endpoint="/e", conn_id="c2", detail="TCP reset"))
+        == "c2 fault: abort: TCP reset"
+    )
+    assert (
+        describe(FaultInjected(fault="refuse", endpoint="/e", detail="refused a handshake"))
+        == "/e fault: refuse: refused a handshake"
+    )
 
 
 def test_each_event_reads_as_one_line() -> None:

@@ -13,6 +13,7 @@ from mockws.observe.events import (
     ConnectionOpened,
     Event,
     EventBus,
+    FaultInjected,
     HandlerFailed,
     MessageIn,
     MessageOut,
@@ -20,9 +21,11 @@ from mockws.observe.events import (
     RoomJoined,
     RoomLeft,
     event_to_dict,
+    message_dropped,
     preview,
 )
 from mockws.testing import run_server
+from mockws.wire.frames import Opcode
 
 from ..helpers import COMMAND_HANDLER, WriteFile, command, endpoint
 
@@ -194,3 +197,19 @@ async def test_nothing_is_built_when_nobody_listens_to_messages(
         assert await client.receive_json() == {"echo": 1}
         assert await server.hub.broadcast("x") == 1
         assert await client.receive() == "x"
+
+
+def test_a_dropped_message_is_a_message_event_and_a_fault_is_not() -> None:
+    """MessageDropped reaches only subscribers that want messages; FaultInjected reaches all."""
+    bus = EventBus()
+    lifecycle, everything = Recorder(), Recorder()
+    bus.subscribe(lifecycle, messages=False)
+    bus.subscribe(everything)
+    dropped = message_dropped("c1", "/e", Opcode.TEXT, b'{"password":"hunter2","n":1}')
+    fault = FaultInjected(fault="stall", endpoint="/e", conn_id="c1", detail="stopped")
+    bus.publish(dropped)
+    bus.publish(fault)
+    assert lifecycle.events == [fault]
+    assert everything.events == [dropped, fault]
+    assert "hunter2" not in dropped.preview and dropped.size == 28
+    assert event_to_dict(fault)["type"] == "fault" and event_to_dict(dropped)["type"] == "drop"

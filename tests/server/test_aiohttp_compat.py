@@ -33,6 +33,7 @@ from mockws.server.aiohttp_compat import (
     protocol_error_code,
     protocol_factory,
     raw_transport,
+    stall_socket,
     write_control_frames_after,
 )
 from mockws.testing import run_server
@@ -367,6 +368,54 @@ async def test_missed_heartbeat_is_1006_with_a_timeout_error() -> None:
         f"a client that drops the connection without a close frame not looking like a missed "
         f"heartbeat (got {dropped_at_once})",
         "heartbeat_expired",
+    )
+
+
+# stall_socket
+
+
+async def test_a_stalled_socket_answers_no_ping_sends_no_ping_and_no_close_frame() -> None:
+    """After stall_socket: no PONG, no heartbeat PING, and the client's close gets no answer."""
+    interval = 0.2
+    reports: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(heartbeat=interval)
+        await ws.prepare(request)
+        first = await ws.receive()
+        assert first.type is WSMsgType.TEXT
+        await ws.send_str("before")
+        stall_socket(ws)
+        kinds = []
+        while (message := await ws.receive()).type not in (WSMsgType.CLOSED, WSMsgType.CLOSING):
+            kinds.append(message.type)
+            if message.type is WSMsgType.CLOSE:
+                break
+        await reports.put({"kinds": kinds, "closed": ws.closed})
+        return ws
+
+    async with aiohttp_server(handler) as port:
+        client = await raw_connect(port, "/ws")
+        client.send_frame(OP_TEXT, b"go")
+        assert (await client.read_data_frame()).payload == b"before"
+        client.send_frame(OP_PING, b"are you there")
+        # Longer than the heartbeat interval plus its PONG wait: nothing at all arrives.
+        quiet = await client.frames_until_quiet(quiet=interval * 3)
+        client.send_frame(OP_CLOSE, struct.pack("!H", 1000))
+        report = await wait_for_result(reports.get())
+        rest = await asyncio.wait_for(client.reader.read(), 3)
+        await client.close()
+    assert quiet == [], broken(
+        f"a stalled socket writing nothing: no PONG, no heartbeat PING (got {quiet})",
+        "stall_socket",
+    )
+    assert WSMsgType.PING in report["kinds"], broken(
+        f"receive() returning a PING as a message once autoping is off (got {report})",
+        "stall_socket",
+    )
+    assert rest == b"", broken(
+        f"the transport closing after the client's close, with no close frame sent (got {rest!r})",
+        "stall_socket",
     )
 
 

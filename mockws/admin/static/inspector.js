@@ -27,6 +27,8 @@ const state = {
   logged: 0,
   selected: null,
   retry: 0,
+  drafts: new Map(),
+  renderLater: false,
 };
 
 // --- admin token: taken from ?admin_token=, kept for this tab, removed from the address bar.
@@ -182,6 +184,10 @@ function describe(event) {
       const what = event.mode === "reject" ? "rejected" : "breaks the spec";
       return { cls: "error", dir: "⚠", who: event.conn_id, text: `${event.direction} message ${what} (${event.channel}): ${problems.join("; ")}`, detail: (event.problems || []).map((p) => `${p.path || "/"}: ${p.message} [${p.keyword}]`).join("\n") };
     }
+    case "drop":
+      return { cls: "fault", dir: "✗", who: event.conn_id, size: event.size, message: event, text: "dropped by faults.drop" };
+    case "fault":
+      return { cls: "fault", dir: "⚡", who: event.conn_id || event.endpoint, text: `${event.fault}: ${event.detail}` };
     case "notice":
       return { cls: "error", dir: "!", who: "inspector", text: event.message };
     case "unmatched":
@@ -392,8 +398,99 @@ function scheduleRender() {
   });
 }
 
+// --- faults: buttons on each connection row, a form per endpoint
+
+async function injectFault(connId, fault) {
+  try {
+    const reply = await api("POST", `connections/${encodeURIComponent(connId)}/fault`, fault);
+    showResult(`${connId}: ${reply.done.join(", ")}`, true);
+  } catch (error) {
+    showResult(error.message, false);
+  }
+}
+
+// "50ms" stays a duration, "20ms-200ms" becomes a range.
+function latencyValue(text) {
+  const parts = text.split(/\s*[-,]\s*/).filter(Boolean);
+  return parts.length === 2 ? parts : text.trim();
+}
+
+function faultCell(conn) {
+  const cell = el("td", "faults");
+  if (conn.faults) cell.append(el("span", "tag fault", conn.faults));
+  const latency = el("input", "latency");
+  latency.placeholder = "latency";
+  latency.value = state.drafts.get(conn.id) || "";
+  latency.title = "Outgoing latency for this connection: 200ms, 20ms-200ms, 0 to remove";
+  latency.addEventListener("input", () => state.drafts.set(conn.id, latency.value));
+  latency.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      setLatency.click();
+    }
+  });
+  const setLatency = el("button", "set-latency", "set");
+  const stall = el("button", "stall", "stall");
+  const abort = el("button", "abort danger", "abort");
+  setLatency.type = stall.type = abort.type = "button";
+  setLatency.title = "Set this connection's latency";
+  stall.title = "Stop writing to it and answering its pings (a half-open peer)";
+  abort.title = "Drop it with a TCP reset, no close frame (the browser sees 1006)";
+  setLatency.addEventListener("click", () => {
+    state.drafts.delete(conn.id);
+    injectFault(conn.id, { latency: latencyValue(latency.value || "0") });
+  });
+  stall.addEventListener("click", () => injectFault(conn.id, { stall: true }));
+  abort.addEventListener("click", () => injectFault(conn.id, { abort: true }));
+  for (const node of [latency, setLatency, stall, abort]) {
+    node.addEventListener("click", (event) => event.stopPropagation());
+  }
+  cell.append(latency, setLatency, stall, abort);
+  return cell;
+}
+
+function endpointFaults() {
+  const faults = {};
+  const latency = $("fault-latency").value.trim();
+  const drop = $("fault-drop").value.trim();
+  const refuse = Number($("fault-refuse").value || 0);
+  if (latency) faults.latency = latencyValue(latency);
+  if (drop) faults.drop = drop.endsWith("%") ? drop : Number(drop);
+  if (refuse) faults.refuse = { next: refuse };
+  return faults;
+}
+
+async function setEndpointFaults(faults) {
+  const pattern = $("target").value;
+  try {
+    const reply = await api("POST", "endpoints/faults", { endpoint: pattern, faults });
+    showResult(`${pattern}: faults ${reply.faults || "cleared"}`, true);
+  } catch (error) {
+    showResult(error.message, false);
+  }
+}
+
+$("faulter").addEventListener("submit", (event) => {
+  event.preventDefault();
+  setEndpointFaults(endpointFaults());
+});
+$("fault-clear").addEventListener("click", () => setEndpointFaults(null));
+for (const [id, fault] of [["fault-stall-all", { stall: true }], ["fault-abort-all", { abort: true }]]) {
+  $(id).addEventListener("click", () => {
+    const pattern = $("target").value;
+    for (const conn of state.connections.values()) {
+      if (conn.endpoint === pattern) injectFault(conn.id, fault);
+    }
+  });
+}
+
 function renderConnections() {
   const body = $("connections").querySelector("tbody");
+  // Rebuilding the rows would take the text being typed into a row's latency field.
+  if (body.contains(document.activeElement) && document.activeElement.tagName === "INPUT") {
+    state.renderLater = true;
+    return;
+  }
   const rows = [];
   for (const conn of state.connections.values()) {
     const row = el("tr");
@@ -414,6 +511,7 @@ function renderConnections() {
       connected,
       el("td", "num", conn.messages_in),
       el("td", "num", conn.messages_out),
+      faultCell(conn),
     );
     row.addEventListener("click", () => selectTarget("connection", conn.id));
     rows.push(row);
@@ -442,6 +540,7 @@ function renderEndpoints() {
   const items = (state.server?.endpoints || []).map((endpoint) => {
     const item = el("li");
     item.append(el("b", null, endpoint.pattern), document.createTextNode(" → " + (endpoint.handler || "(no handler)")));
+    if (endpoint.faults) item.append(el("span", "faults", `⚡ ${endpoint.faults}`));
     item.title = endpoint.url;
     return item;
   });
@@ -503,6 +602,18 @@ function applyEvent(event) {
     case "out":
       if (conn) conn.messages_out += 1;
       break;
+    case "fault":
+      if (conn && event.fault === "stall") conn.faults = "stalled";
+      else if (conn && event.fault === "set" && conn.faults !== "stalled") conn.faults = event.detail === "none" ? null : event.detail;
+      else if (!conn && event.fault === "set") {
+        const endpoint = (state.server?.endpoints || []).find((e) => e.pattern === event.endpoint);
+        if (endpoint) endpoint.faults = event.detail === "none" ? null : event.detail;
+        for (const other of state.connections.values()) {
+          if (other.endpoint === event.endpoint && other.faults !== "stalled") other.faults = endpoint?.faults || null;
+        }
+        renderEndpoints();
+      }
+      break;
     default:
       return;
   }
@@ -552,9 +663,17 @@ function renderTargets(preferred) {
   select.disabled = kind === "all" || !options.length;
   $("send").disabled = kind !== "all" && !options.length;
   $("closer").hidden = kind !== "connection";
+  $("faulter").hidden = kind !== "endpoint" || !options.length;
   $("close").disabled = kind !== "connection" || !options.length;
   if (kind === "connection") state.selected = select.value || null;
 }
+
+$("connections").addEventListener("focusout", () => {
+  if (state.renderLater) {
+    state.renderLater = false;
+    setTimeout(scheduleRender, 0);
+  }
+});
 
 $("target-kind").addEventListener("change", () => renderTargets());
 $("target").addEventListener("change", () => {
