@@ -13,6 +13,7 @@ import runpy
 from pathlib import Path
 
 from ..errors import ConfigError
+from .http import parse_http_routes
 from .keys import KeyReader, describe_value, expand_env
 from .limits import parse_endpoint_limits, parse_server_limits
 from .model import (
@@ -53,6 +54,7 @@ TOP_KEYS = (
     "admin_token",
     "limits",
     "endpoints",
+    "http",
 )
 ENDPOINT_KEYS = (
     "pattern",
@@ -215,6 +217,7 @@ def config_from_mapping(
     _check_duplicates(endpoints, source_map)
     config = Config(
         endpoints=endpoints,
+        http=parse_http_routes(top.raw("http"), source_map, base_dir, endpoints),
         host=top.string("host", "127.0.0.1") or "127.0.0.1",
         port=top.integer("port", 8765, maximum=65535),
         prefix=prefix,

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError
+from .durations import DurationRange
 from .limits import EndpointLimits, ServerLimits
 from .yaml_source import SourceMap
 
@@ -19,7 +21,9 @@ __all__ = [
     "CompressionConfig",
     "Config",
     "EndpointConfig",
+    "HttpRouteConfig",
     "JwtConfig",
+    "SendToUser",
 ]
 
 DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
@@ -96,6 +100,59 @@ class EndpointConfig:
 
 
 @dataclass(frozen=True)
+class SendToUser:
+    """An HTTP route's message to every connection of one user.
+
+    Attributes:
+        user: The user id (``conn.user_id``); may be a template.
+        data: The message, encoded like ``conn.send``; may hold templates.
+    """
+
+    user: str
+    data: Any
+
+
+@dataclass(frozen=True)
+class HttpRouteConfig:
+    """One entry of the top-level ``http:`` list (see docs/http.md).
+
+    Attributes:
+        method: ``GET``, ``POST``... or ``ANY``.
+        pattern: The path pattern, matched after the server prefix.
+        kind: What the body is: ``json``, ``text``, ``file``, ``handler`` or
+            ``empty``.
+        content: The JSON value, the text, the file path (relative to the
+            config folder, with ``{param}`` placeholders) or the handler
+            ``file.py:function``, by ``kind``.
+        status: The response status; None is 200, or 204 for an empty body.
+        headers: Extra response headers, in order.
+        delay: Wait this long (or a uniform draw in the range) before answering.
+        broadcast: A message pushed to sockets on each call; None for none.
+        rooms: Limit ``broadcast`` to the members of these rooms.
+        send_to_user: A message pushed to one user's connections on each call.
+        bearer: The pattern of a JWT endpoint whose key the request's
+            ``Authorization: Bearer`` token must verify against (else 401).
+    """
+
+    method: str
+    pattern: str
+    kind: str = "empty"
+    content: Any = None
+    status: int | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    delay: DurationRange | None = None
+    broadcast: Any = None
+    rooms: tuple[str, ...] | None = None
+    send_to_user: SendToUser | None = None
+    bearer: str | None = None
+
+    @property
+    def route(self) -> str:
+        """The route as written: ``METHOD /pattern``."""
+        return f"{self.method} {self.pattern}"
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole, validated server config.
 
@@ -107,6 +164,7 @@ class Config:
         allowed_origins: Origins allowed to connect; None means loopback
             origins only, ``("*",)`` allows every origin.
         endpoints: The endpoints in match priority order.
+        http: The HTTP routes, in match priority order.
         admin_token: Required by the admin API and inspector when set; they
             are then served on any address, not only on loopback.
         limits: Server-wide limits (see mockws.config.limits).
@@ -115,6 +173,7 @@ class Config:
     """
 
     endpoints: tuple[EndpointConfig, ...] = ()
+    http: tuple[HttpRouteConfig, ...] = ()
     host: str = "127.0.0.1"
     port: int = 8765
     prefix: str = ""
