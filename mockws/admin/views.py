@@ -53,7 +53,7 @@ def counters_view(hub: Hub) -> dict[str, dict[str, Any]]:
 
 
 def server_view(server: MockServer) -> dict[str, Any]:
-    """Describe the server: address and endpoints with their URLs and handlers."""
+    """Describe the server: address, endpoints with their URLs and handlers, HTTP routes."""
     return {
         "host": server.config.host,
         "port": server.port,
@@ -65,5 +65,9 @@ def server_view(server: MockServer) -> dict[str, Any]:
                 "handler": endpoint.config.handler,
             }
             for endpoint in server.endpoints
+        ],
+        "http": [
+            {"route": route.route, "url": server.http_url(route), "answers": route.describe()}
+            for route in server.http.routes
         ],
     }

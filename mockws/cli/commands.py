@@ -17,9 +17,11 @@ from ..admin import attach_admin, inspector_url
 from ..config.load import DEFAULT_CONFIG_NAMES, find_default_config, load_config
 from ..config.model import Config
 from ..errors import MockwsError
+from ..hooks.loader import HandlerSlot
 from ..observe.logging import configure_logging
 from ..server.app import MockServer
 from ..server.endpoints import load_endpoints
+from ..server.http_routes import HttpRoutes, load_http_routes
 from .loops import LOOP_CHOICES
 from .loops import run as run_on_loop
 
@@ -136,6 +138,8 @@ async def _serve(config: Config, log_messages: bool = False) -> None:
             loop.add_signal_handler(signum, stop.set)
     for endpoint in server.endpoints:
         click.echo(f"mockws: {server.url(endpoint.pattern)} -> {endpoint.config.handler}")
+    for route in server.http.routes:
+        click.echo(f"mockws: {route.method} {server.http_url(route)} -> {route.describe()}")
     inspector = inspector_url(server)
     if inspector is not None:
         click.echo(f"mockws: inspector at {inspector}")
@@ -173,13 +177,17 @@ def check(config_path: str | None) -> None:
     """Validate the config, import every handler, and print the route table."""
     config = _load(config_path)
     try:
-        endpoints = load_endpoints(config)
+        slots: dict[str, HandlerSlot] = {}
+        endpoints = load_endpoints(config, slots)
+        routes = load_http_routes(config, slots)
     except MockwsError as exc:
         _fail(exc)
     prefix = config.prefix
     width = max((len(prefix + endpoint.pattern) for endpoint in endpoints), default=0)
+    http = f", {len(routes)} HTTP route(s)" if routes else ""
     click.echo(
-        f"{config.source}: {len(endpoints)} endpoint(s), listening on {config.host}:{config.port}"
+        f"{config.source}: {len(endpoints)} endpoint(s){http}, "
+        f"listening on {config.host}:{config.port}"
     )
     for endpoint in endpoints:
         hooks = [
@@ -191,6 +199,14 @@ def check(config_path: str | None) -> None:
             f"  {prefix + endpoint.pattern:<{width}}  {endpoint.config.handler}"
             f"  [{', '.join(hooks) or 'no hooks'}]"
         )
+    _echo_routes(routes)
+
+
+def _echo_routes(routes: HttpRoutes) -> None:
+    shown = routes.shown()
+    width = max((len(line) for line in shown), default=0)
+    for line, route in zip(shown, routes, strict=True):
+        click.echo(f"  {line:<{width}}  {route.describe()}")
 
 
 @main.command()

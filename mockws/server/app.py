@@ -30,7 +30,7 @@ from . import aiohttp_compat as compat
 from .background import BackgroundTasks
 from .endpoints import Endpoint, load_endpoints
 from .handshake import Handshake
-from .http_routes import HttpRoutes, load_http_routes
+from .http_routes import HttpRoute, HttpRoutes, load_http_routes
 from .http_serve import HttpFront
 from .listener import close_refused_upgrades, listen
 from .reconfig import ConfigChange, plan_reconfig, unique_slots
@@ -222,6 +222,10 @@ class MockServer:
     def url(self, pattern: str) -> str:
         """Return the full ``ws://`` URL of ``pattern`` on this server."""
         return f"ws://{url_host(self.config.host)}:{self.port}{self.router.prefix}{pattern}"
+
+    def http_url(self, route: HttpRoute) -> str:
+        """Return the full ``http://`` URL (pattern) of ``route`` on this server."""
+        return f"http://{url_host(self.config.host)}:{self.port}{self.http.routes.full_path(route)}"
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         match = self.router.match(request.path)

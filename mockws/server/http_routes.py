@@ -61,6 +61,25 @@ class HttpRoute:
         """``METHOD /pattern`` as configured."""
         return self.config.route
 
+    def describe(self) -> str:
+        """Say what the route answers, for ``mockws check`` and ``serve`` (``json 200``...)."""
+        config = self.config
+        kind = config.kind
+        parts = [f"{kind} {config.content}" if kind in ("file", "handler") else kind]
+        if config.status is not None:
+            parts.append(str(config.status))
+        if config.delay is not None:
+            low, high = config.delay.low, config.delay.high
+            parts.append(f"after {low:g}s" if low == high else f"after {low:g}-{high:g}s")
+        if config.broadcast is not None:
+            rooms = f" to {', '.join(config.rooms)}" if config.rooms else ""
+            parts.append(f"broadcast{rooms}")
+        if config.send_to_user is not None:
+            parts.append("send_to_user")
+        if config.bearer is not None:
+            parts.append(f"bearer {config.bearer}")
+        return ", ".join(parts)
+
     def accepts(self, method: str) -> bool:
         """Tell whether a request with ``method`` is this route's."""
         own = self.config.method

@@ -169,6 +169,19 @@ function describe(event) {
       return { cls: "error", dir: "!", who: event.conn_id || event.handler, text: `${event.hook} raised ${event.error}`, detail: event.traceback };
     case "reload":
       return { cls: event.ok ? "reload" : "error", dir: "↻", who: event.target, text: event.ok ? `reloaded${event.message ? ": " + event.message : ""}` : `reload failed: ${event.message}`, detail: event.ok ? "" : event.message };
+    case "http": {
+      const took = `${(event.duration * 1000).toFixed(1)} ms`;
+      const pushed = event.pushed ? ` · pushed to ${event.pushed} conn${event.pushed === 1 ? "" : "s"}` : "";
+      const body = event.response_preview ? ` · ${event.response_preview}` : "";
+      return {
+        cls: event.status >= 400 ? "http error" : "http",
+        dir: "⇄",
+        who: `${event.method} ${event.status}`,
+        size: event.request_size + event.response_size,
+        text: `${event.path} · ${took}${pushed}${body}`,
+        detail: [event.route ? `route: ${event.route}` : "no route", event.request_preview ? `request: ${event.request_preview}` : "", event.response_preview ? `response: ${event.response_preview}` : ""].filter(Boolean).join("\n"),
+      };
+    }
     case "notice":
       return { cls: "error", dir: "!", who: "inspector", text: event.message };
     default:
@@ -339,6 +352,13 @@ function renderEndpoints() {
     item.title = endpoint.url;
     return item;
   });
+  for (const route of state.server?.http || []) {
+    const item = el("li");
+    const [method, path] = route.route.split(" ");
+    item.append(el("b", null, method), document.createTextNode(" " + path + " → " + route.answers));
+    item.title = route.url;
+    items.push(item);
+  }
   $("endpoints").replaceChildren(...items);
 }
 
