@@ -33,7 +33,7 @@ from .handshake import Handshake
 from .http_routes import HttpRoute, HttpRoutes, load_http_routes
 from .http_serve import HttpFront
 from .listener import close_refused_upgrades, listen
-from .reconfig import ConfigChange, plan_reconfig, unique_slots
+from .reconfig import ConfigChange, plan_reconfig, route_changes, unique_slots
 from .router import Router
 from .session import serve_connection
 from .urls import url_host
@@ -189,6 +189,7 @@ class MockServer:
         slots = dict(self.slots)
         plan = plan_reconfig(self.endpoints, load_endpoints(config, slots, self.timer))
         routes = load_http_routes(config, slots, self.timer)
+        route_change = route_changes(self.config.http, config.http)
         doomed = [conn for conn in self.hub.connections.values() if conn.endpoint in plan.close]
         self._install(config, plan.endpoints, routes)
         # Authenticate and route modules too: the reloader follows every slot listed here.
@@ -207,7 +208,7 @@ class MockServer:
         await asyncio.gather(*(self.background.stop(slot) for slot in plan.stop_background))
         if closes:
             await asyncio.wait(closes, timeout=CLOSE_WAIT)
-        return replace(plan.change, closed=len(doomed))
+        return replace(plan.change, closed=len(doomed), routes=route_change)
 
     async def restart_background(self, slot: HandlerSlot) -> None:
         """Cancel ``slot``'s ``background`` task and start the module's current one.

@@ -138,6 +138,7 @@ async def test_server_view_lists_address_prefix_and_endpoint_urls(server: Runnin
             },
             {"pattern": "/secure", "url": f"ws://127.0.0.1:{port}/api/secure", "handler": "cmd.py"},
         ],
+        "http": [],
     }
     assert json.loads(json.dumps(view)) == view
 
