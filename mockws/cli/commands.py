@@ -137,7 +137,7 @@ async def _serve(config: Config, log_messages: bool = False) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
     for endpoint in server.endpoints:
-        click.echo(f"mockws: {server.url(endpoint.pattern)} -> {endpoint.config.handler}")
+        click.echo(f"mockws: {server.url(endpoint.pattern)} -> {endpoint.handler.spec}")
     for route in server.http.routes:
         click.echo(f"mockws: {route.method} {server.http_url(route)} -> {route.describe()}")
     inspector = inspector_url(server)
@@ -196,7 +196,7 @@ def check(config_path: str | None) -> None:
             if endpoint.handler.hook(name)
         ]
         click.echo(
-            f"  {prefix + endpoint.pattern:<{width}}  {endpoint.config.handler}"
+            f"  {prefix + endpoint.pattern:<{width}}  {endpoint.handler.spec}"
             f"  [{', '.join(hooks) or 'no hooks'}]"
         )
     _echo_routes(routes)
