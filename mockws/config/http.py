@@ -17,6 +17,7 @@ from typing import Any
 from .keys import KeyReader, describe_value, expand_env
 from .model import EndpointConfig, HttpRouteConfig, JwtConfig, SendToUser
 from .patterns import CompiledPattern, PatternError, compile_pattern
+from .templates import Template, compile_value
 from .yaml_source import SourceMap
 
 __all__ = [
@@ -97,6 +98,12 @@ def _parse_route(section: KeyReader) -> tuple[str, CompiledPattern]:
     return method, compiled
 
 
+def _template(section: KeyReader, name: str, value: Any) -> Template:
+    """Expand ``${VAR}`` in ``value``, then compile the templates in it."""
+    key = section.path(name)
+    return compile_value(_expand_tree(value, section.source, key), key, section.source)
+
+
 def _parse_body(section: KeyReader, compiled: CompiledPattern, base_dir: Path) -> tuple[str, Any]:
     given = [kind for kind in BODY_KINDS if section.has(kind)]
     if len(given) > 1:
@@ -105,10 +112,12 @@ def _parse_body(section: KeyReader, compiled: CompiledPattern, base_dir: Path) -
         return "empty", None
     kind = given[0]
     if kind == "json":
-        return kind, _expand_tree(section.raw("json"), section.source, section.path("json"))
+        return kind, _template(section, "json", section.raw("json"))
     value = section.string(kind)
     if value is None:
         raise section.error(kind, "expected a string, got null")
+    if kind == "text":
+        return kind, compile_value(value, section.path(kind), section.source)
     if kind == "handler":
         try:
             split_handler(value)
@@ -137,11 +146,11 @@ def _check_file(section: KeyReader, value: str, compiled: CompiledPattern, base_
         )
 
 
-def _parse_headers(section: KeyReader) -> tuple[tuple[str, str], ...]:
+def _parse_headers(section: KeyReader) -> tuple[tuple[str, Template], ...]:
     inner = section.child("headers", "a mapping of header names to values")
     if inner is None:
         return ()
-    headers: list[tuple[str, str]] = []
+    headers: list[tuple[str, Template]] = []
     raw = section.raw("headers")
     for name in raw:
         key = str(name)
@@ -155,7 +164,7 @@ def _parse_headers(section: KeyReader) -> tuple[tuple[str, str], ...]:
         text = expand_env(str(value), section.source, inner.path(key))
         if "\r" in text or "\n" in text:
             raise inner.error(key, "a header value cannot contain a line break")
-        headers.append((key, text))
+        headers.append((key, compile_value(text, inner.path(key), section.source)))
     return tuple(headers)
 
 
@@ -166,9 +175,12 @@ def _parse_send_to_user(section: KeyReader) -> SendToUser | None:
     user = inner.string("user", required=True)
     if not user:
         raise inner.error("user", "expected a user id (conn.user_id)")
-    data = _expand_tree(inner.require("data"), section.source, inner.path("data"))
+    result = SendToUser(
+        user=compile_value(user, inner.path("user"), section.source),
+        data=_template(inner, "data", inner.require("data")),
+    )
     inner.finish(_SEND_TO_USER_KEYS)
-    return SendToUser(user=user, data=data)
+    return result
 
 
 def _parse_bearer(section: KeyReader, endpoints: Sequence[EndpointConfig]) -> str | None:
@@ -196,12 +208,14 @@ def _parse_one(
     status = section.raw("status")
     if status is not None:
         status = section.integer("status", 200, minimum=100, maximum=599)
-    broadcast = section.raw("broadcast")
-    if broadcast is not None:
-        broadcast = _expand_tree(broadcast, source, section.path("broadcast"))
-    rooms = section.string_list("rooms")
-    if rooms is not None and broadcast is None:
+    raw_broadcast = section.raw("broadcast")
+    broadcast = None if raw_broadcast is None else _template(section, "broadcast", raw_broadcast)
+    room_names = section.string_list("rooms")
+    if room_names is not None and broadcast is None:
         raise section.error("rooms", "rooms limit a 'broadcast'; this route has none")
+    rooms = None
+    if room_names is not None:
+        rooms = compile_value(list(room_names), section.path("rooms"), source)
     route = HttpRouteConfig(
         method=method,
         pattern=compiled.pattern,

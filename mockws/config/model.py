@@ -13,6 +13,7 @@ from typing import Any
 from ..errors import ConfigError
 from .durations import DurationRange
 from .limits import EndpointLimits, ServerLimits
+from .templates import Template
 from .yaml_source import SourceMap
 
 __all__ = [
@@ -105,12 +106,12 @@ class SendToUser:
     """An HTTP route's message to every connection of one user.
 
     Attributes:
-        user: The user id (``conn.user_id``); may be a template.
-        data: The message, encoded like ``conn.send``; may hold templates.
+        user: The user id (``conn.user_id``), compiled (it may be a template).
+        data: The message, encoded like ``conn.send``, compiled.
     """
 
-    user: str
-    data: Any
+    user: Template
+    data: Template
 
 
 @dataclass(frozen=True)
@@ -122,14 +123,14 @@ class HttpRouteConfig:
         pattern: The path pattern, matched after the server prefix.
         kind: What the body is: ``json``, ``text``, ``file``, ``handler`` or
             ``empty``.
-        content: The JSON value, the text, the file path (relative to the
-            config folder, with ``{param}`` placeholders) or the handler
-            ``file.py:function``, by ``kind``.
+        content: The JSON value or the text (compiled :class:`Template`), the
+            file path (relative to the config folder, with ``{param}``
+            placeholders) or the handler ``file.py:function``, by ``kind``.
         status: The response status; None is 200, or 204 for an empty body.
-        headers: Extra response headers, in order.
+        headers: Extra response headers, in order, their values compiled.
         delay: Wait this long (or a uniform draw in the range) before answering.
-        broadcast: A message pushed to sockets on each call; None for none.
-        rooms: Limit ``broadcast`` to the members of these rooms.
+        broadcast: A message pushed to sockets on each call (compiled); None for none.
+        rooms: Limit ``broadcast`` to the members of these rooms (a compiled list).
         send_to_user: A message pushed to one user's connections on each call.
         bearer: The pattern of a JWT endpoint whose key the request's
             ``Authorization: Bearer`` token must verify against (else 401).
@@ -140,10 +141,10 @@ class HttpRouteConfig:
     kind: str = "empty"
     content: Any = None
     status: int | None = None
-    headers: tuple[tuple[str, str], ...] = ()
+    headers: tuple[tuple[str, Template], ...] = ()
     delay: DurationRange | None = None
-    broadcast: Any = None
-    rooms: tuple[str, ...] | None = None
+    broadcast: Template | None = None
+    rooms: Template | None = None
     send_to_user: SendToUser | None = None
     bearer: str | None = None
 

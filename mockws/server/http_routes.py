@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING
 from ..config.http import split_handler
 from ..config.model import Config, HttpRouteConfig, JwtConfig
 from ..config.patterns import CompiledPattern, compile_pattern
+from ..config.templates import Template
 from ..errors import HandlerError
 from ..hooks.loader import HandlerSlot, load_handler
 from ..hooks.timer import HookTimer
+from ..wire.codec import encode_message
 from .router import strip_prefix
 
 if TYPE_CHECKING:
@@ -42,6 +44,10 @@ class HttpRoute:
         function: The name of the handler function in ``slot``'s module.
         verifier: Checks the bearer token of a ``bearer:`` route.
         jwt: The JWT settings of the ``bearer:`` endpoint.
+        names: The template names the route reads (none: nothing to render).
+        static_body: The body of a ``json`` or ``text`` route without
+            templates, encoded once.
+        calls: Requests answered so far (``seq`` in templates).
     """
 
     config: HttpRouteConfig
@@ -50,6 +56,30 @@ class HttpRoute:
     function: str | None = None
     verifier: JwtVerifier | None = None
     jwt: JwtConfig | None = None
+    names: frozenset[str] = frozenset()
+    static_body: bytes | None = None
+    calls: int = 0
+
+    def __post_init__(self) -> None:
+        config = self.config
+        templates = [template for _, template in config.headers]
+        if isinstance(config.content, Template):
+            templates.append(config.content)
+        if config.broadcast is not None:
+            templates.append(config.broadcast)
+        if config.rooms is not None:
+            templates.append(config.rooms)
+        if config.send_to_user is not None:
+            templates += [config.send_to_user.user, config.send_to_user.data]
+        self.names = frozenset().union(*(template.names for template in templates))
+        content = config.content
+        if isinstance(content, Template) and content.constant:
+            value = content.value
+            self.static_body = (
+                encode_message(value)[1] if config.kind == "json" else str(value).encode("utf-8")
+            )
+        elif config.kind == "empty":
+            self.static_body = b""
 
     @property
     def method(self) -> str:
@@ -72,7 +102,7 @@ class HttpRoute:
             low, high = config.delay.low, config.delay.high
             parts.append(f"after {low:g}s" if low == high else f"after {low:g}-{high:g}s")
         if config.broadcast is not None:
-            rooms = f" to {', '.join(config.rooms)}" if config.rooms else ""
+            rooms = f" to {', '.join(map(str, config.rooms.value))}" if config.rooms else ""
             parts.append(f"broadcast{rooms}")
         if config.send_to_user is not None:
             parts.append("send_to_user")

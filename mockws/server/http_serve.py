@@ -20,6 +20,7 @@ server keeps serving.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import mimetypes
 import random
@@ -33,6 +34,8 @@ from multidict import CIMultiDict
 
 from ..config.http import file_placeholders
 from ..config.model import Config
+from ..config.templates import Names, Template
+from ..errors import TemplateRenderError
 from ..hub.hub import Hub
 from ..observe.events import handler_failed, http_exchange
 from ..observe.redact import SECRET_QUERY_PARAMS, mask_query
@@ -112,6 +115,7 @@ class HttpFront:
         self.routes = HttpRoutes("")
         self.config = Config()
         self.secret_params: Collection[str] = SECRET_QUERY_PARAMS
+        self.env: Mapping[str, str] = {}
 
     def install(self, config: Config, routes: HttpRoutes, secret_params: Collection[str]) -> None:
         """Serve ``routes`` under ``config``'s CORS settings from now on."""
@@ -201,18 +205,51 @@ class HttpFront:
         answer = _Answer(web.Response(), route)
         if request.body_exists:
             answer.request_body = await request.read()
+        route.calls += 1
+        names = self._names(request, route, found.params, claims, answer.request_body)
         if config.delay is not None:
             await asyncio.sleep(random.uniform(config.delay.low, config.delay.high))
-        if config.kind == "handler":
-            response = await self._call_handler(request, route, found.params, claims)
-        elif config.kind == "file":
-            response = self._file(route, found.params)
-        else:
-            response = self._static(route)
-        answer.response = response
-        if response.status < 400:
-            answer.pushed = await self._push(route)
+        try:
+            if config.kind == "handler":
+                response = await self._call_handler(request, route, found.params, claims, names)
+            elif config.kind == "file":
+                response = self._file(route, found.params, names)
+            else:
+                response = self._rendered(route, names)
+            answer.response = response
+            if response.status < 400:
+                answer.pushed = await self._push(route, names)
+        except TemplateRenderError as exc:
+            log.error("%s: %s", route.route, exc)
+            answer.response = _json_response({"error": str(exc)}, 500)
         return answer
+
+    def _names(
+        self,
+        request: web.Request,
+        route: HttpRoute,
+        params: Mapping[str, str],
+        claims: dict[str, Any] | None,
+        raw_body: bytes,
+    ) -> Names | None:
+        """The names the route's templates read, or None when it has no template."""
+        wanted = route.names
+        if not wanted:
+            return None
+        values: dict[str, Any] = {}
+        if "body" in wanted:
+            values["body"] = parse_body(raw_body, request.content_type)
+        if "headers" in wanted:
+            values["headers"] = {name.lower(): value for name, value in request.headers.items()}
+        if "query" in wanted:
+            values["query"] = dict(request.query)
+        if "claims" in wanted:
+            values["claims"] = claims or {}
+        if "token" in wanted:
+            values["token"] = functools.partial(_token, self.config)
+        values.update(method=request.method, path=request.path, params=dict(params))
+        values["seq"] = route.calls
+        return Names(values, env=self.env)
 
     def _check_bearer(
         self, request: web.Request, route: HttpRoute
@@ -231,32 +268,41 @@ class HttpFront:
             why = str(exc).replace(token, "***") or type(exc).__name__
             return None, _json_response({"error": f"Invalid token: {why}"}, 401, challenge)
 
-    def _headers(self, route: HttpRoute, content_type: str | None) -> CIMultiDict[str]:
+    def _headers(
+        self, route: HttpRoute, content_type: str | None, names: Names | None
+    ) -> CIMultiDict[str]:
         headers: CIMultiDict[str] = CIMultiDict()
         if content_type is not None:
             headers[hdrs.CONTENT_TYPE] = content_type
-        for name, value in route.config.headers:
+        for name, template in route.config.headers:
+            value = str(template.value if names is None else template.render(names))
+            if "\r" in value or "\n" in value:
+                raise template.error("a header value cannot contain a line break")
             if name.lower() == "content-type":
                 headers[name] = value
             else:
                 headers.add(name, value)
         return headers
 
-    def _static(self, route: HttpRoute) -> web.Response:
+    def _rendered(self, route: HttpRoute, names: Names | None) -> web.Response:
         config = route.config
-        if config.kind == "json":
-            _, body = encode_message(config.content)
-            content_type: str | None = _JSON
-        elif config.kind == "text":
-            body, content_type = str(config.content).encode("utf-8"), _TEXT
-        else:
-            body, content_type = b"", None
+        body = route.static_body
+        if body is None:
+            assert names is not None and isinstance(config.content, Template)
+            value = config.content.render(names)
+            if config.kind == "json":
+                _, body = encode_message(value)
+            else:
+                body = str(value).encode("utf-8")
+        content_type = {"json": _JSON, "text": _TEXT}.get(config.kind)
         status = config.status if config.status is not None else (200 if body else 204)
         return web.Response(
-            body=body or None, status=status, headers=self._headers(route, content_type)
+            body=body or None, status=status, headers=self._headers(route, content_type, names)
         )
 
-    def _file(self, route: HttpRoute, params: Mapping[str, str]) -> web.StreamResponse:
+    def _file(
+        self, route: HttpRoute, params: Mapping[str, str], names: Names | None
+    ) -> web.StreamResponse:
         config = route.config
         relative = str(config.content)
         for name in file_placeholders(relative):
@@ -266,7 +312,7 @@ class HttpFront:
         if path is None:
             return _json_response({"error": f"no file {relative!r} in the config folder"}, 404)
         content_type = mimetypes.guess_type(path.name)[0] or _BINARY
-        headers = self._headers(route, content_type)
+        headers = self._headers(route, content_type, names)
         return web.FileResponse(path, status=config.status or 200, headers=headers)
 
     async def _call_handler(
@@ -275,6 +321,7 @@ class HttpFront:
         route: HttpRoute,
         params: Mapping[str, str],
         claims: dict[str, Any] | None,
+        names: Names | None,
     ) -> web.StreamResponse:
         slot, name = route.slot, route.function
         assert slot is not None and name is not None
@@ -291,7 +338,9 @@ class HttpFront:
             request[REQUEST_CLAIMS] = claims
         try:
             result = await slot.call(function, request)
-            return self._from_result(route, result)
+            return self._from_result(route, result, names)
+        except TemplateRenderError:
+            raise
         except Exception as exc:  # noqa: BLE001 - a handler bug must not stop the server
             log.error(
                 "%s: %s raised (%s %s)", target, name, request.method, request.path, exc_info=exc
@@ -301,12 +350,14 @@ class HttpFront:
                 events.publish(handler_failed(slot.spec, name, exc))
             return _json_response({"error": f"{target} raised {type(exc).__name__}: {exc}"}, 500)
 
-    def _from_result(self, route: HttpRoute, result: Any) -> web.StreamResponse:
+    def _from_result(
+        self, route: HttpRoute, result: Any, names: Names | None
+    ) -> web.StreamResponse:
         if isinstance(result, web.StreamResponse):
             return result
         status = route.config.status
         if result is None:
-            return web.Response(status=status or 204, headers=self._headers(route, None))
+            return web.Response(status=status or 204, headers=self._headers(route, None, names))
         if isinstance(result, str):
             body, content_type = result.encode("utf-8"), _TEXT
         elif isinstance(result, (bytes, bytearray, memoryview)):
@@ -315,19 +366,43 @@ class HttpFront:
             _, body = encode_message(result)
             content_type = _JSON
         return web.Response(
-            body=body, status=status or 200, headers=self._headers(route, content_type)
+            body=body, status=status or 200, headers=self._headers(route, content_type, names)
         )
 
-    async def _push(self, route: HttpRoute) -> int:
+    async def _push(self, route: HttpRoute, names: Names | None) -> int:
         config = route.config
         reached = 0
         if config.broadcast is not None:
-            rooms = list(config.rooms) if config.rooms is not None else None
-            reached += await self.hub.broadcast(config.broadcast, rooms=rooms)
+            data = _render(config.broadcast, names)
+            rooms = None
+            if config.rooms is not None:
+                rooms = [str(room) for room in _render(config.rooms, names)]
+            reached += await self.hub.broadcast(data, rooms=rooms)
         if config.send_to_user is not None:
             target = config.send_to_user
-            reached += await self.hub.send_to_user(target.user, target.data)
+            user = str(_render(target.user, names))
+            reached += await self.hub.send_to_user(user, _render(target.data, names))
         return reached
+
+
+def _render(template: Template, names: Names | None) -> Any:
+    return template.render(names) if names is not None else template.render({})
+
+
+def _token(
+    config: Config,
+    endpoint: str,
+    sub: Any = None,
+    ttl: float | str | None = "1h",
+    private_key: str | None = None,
+    **claims: Any,
+) -> str:
+    """``token(endpoint, sub=..., ttl=..., **claims)`` in a route template."""
+    from .signing import sign_for  # PyJWT loads only when a template signs
+
+    if sub is not None:
+        claims["sub"] = str(sub)
+    return sign_for(config, endpoint, claims, ttl=ttl, private_key=private_key)
 
 
 def file_inside(base: Path, relative: str) -> Path | None:

@@ -11,6 +11,8 @@ from mockws.config.durations import DurationRange
 from mockws.config.http import file_placeholders, split_handler
 from mockws.config.load import load_config
 from mockws.config.model import HttpRouteConfig, SendToUser
+from mockws.config.templates import compile_value
+from mockws.config.yaml_source import SourceMap
 from mockws.errors import ConfigError
 
 from ..helpers import WriteFile
@@ -59,17 +61,23 @@ def test_every_route_key_is_parsed(write: WriteFile, monkeypatch: pytest.MonkeyP
         """,
     )
     me, files, handler, text = routes
+    source = SourceMap()
     assert me == HttpRouteConfig(
         method="GET",
         pattern="/api/me",
         kind="json",
-        content={"id": 1, "name": "alice", "tags": ["alice"]},
+        content=compile_value({"id": 1, "name": "alice", "tags": ["alice"]}, "", source),
         status=201,
-        headers=(("X-Mock", "1"), ("X-Who", "alice")),
+        headers=(
+            ("X-Mock", compile_value("1", "", source)),
+            ("X-Who", compile_value("alice", "", source)),
+        ),
         delay=DurationRange(0.1, 0.2),
-        broadcast={"type": "seen"},
-        rooms=("lobby",),
-        send_to_user=SendToUser(user="bob", data={"type": "note"}),
+        broadcast=compile_value({"type": "seen"}, "", source),
+        rooms=compile_value(["lobby"], "", source),
+        send_to_user=SendToUser(
+            user=compile_value("bob", "", source), data=compile_value({"type": "note"}, "", source)
+        ),
         bearer="/ws/chat",
     )
     assert me.route == "GET /api/me"
@@ -79,7 +87,15 @@ def test_every_route_key_is_parsed(write: WriteFile, monkeypatch: pytest.MonkeyP
         "handler",
         "handlers/http.py:login",
     )
-    assert (text.kind, text.content, text.status) == ("text", "gone", None)
+    assert (text.kind, text.content.value, text.status) == ("text", "gone", None)
+
+
+def test_templates_compile_at_load_and_their_errors_name_the_key(write: WriteFile) -> None:
+    """A template in a route value compiles at load; a syntax error is a config error."""
+    (route,) = load(write, 'http:\n  - route: GET /a\n    json: {n: "{{ query.n }}"}\n')
+    assert not route.content.constant and route.content.names == {"query"}
+    message = config_error(write, 'http:\n  - route: GET /a\n    text: "{{ body. }}"\n')
+    assert "dev.yaml:8: http[0].text: template syntax error" in message
 
 
 @pytest.mark.parametrize(

@@ -434,3 +434,85 @@ async def test_concurrent_delayed_requests_do_not_wait_for_each_other(
         results = await asyncio.gather(*(call(http, server, "GET", "/slow") for _ in range(10)))
         assert all(status == 200 for status, _, _ in results)
         assert time.perf_counter() - started < 2.0
+
+
+async def test_templates_see_body_headers_method_params_query_and_seq(
+    write: WriteFile, http: aiohttp.ClientSession
+) -> None:
+    """Route templates render per request; one {{ }} keeps the native type."""
+    routes = [
+        {
+            "route": "ANY /echo/{id}",
+            "json": {
+                "id": "{{ params.id }}",
+                "method": "{{ method }}",
+                "name": "{{ body.name }}",
+                "tags": "{{ body.tags }}",
+                "trace": "{{ headers['x-trace'] }}",
+                "n": "{{ query.n | int + 1 }}",
+                "seq": "{{ seq }}",
+                "uuid": "{{ uuid }}",
+                "greeting": "hi {{ body.name }}",
+            },
+            "headers": {"X-Seq": "{{ seq }}"},
+        },
+        {"route": "POST /form", "text": "{{ body.a }}-{{ body.b }}"},
+        {"route": "GET /broken", "json": {"x": "{{ query.missing }}"}},
+    ]
+    async with run_server(routes_config(write, routes), base_dir=base(write)) as server:
+        for seq in (1, 2):
+            status, headers, body = await call(
+                http,
+                server,
+                "PUT",
+                "/echo/7?n=41",
+                json={"name": "ann", "tags": ["a", "b"]},
+                headers={"X-Trace": "t-1"},
+            )
+            found = json.loads(body)
+            assert status == 200 and headers["X-Seq"] == str(seq)
+            assert {key: found[key] for key in found if key != "uuid"} == {
+                "id": "7",
+                "method": "PUT",
+                "name": "ann",
+                "tags": ["a", "b"],
+                "trace": "t-1",
+                "n": 42,
+                "seq": seq,
+                "greeting": "hi ann",
+            }
+            assert len(found["uuid"]) == 36
+        status, _, body = await call(http, server, "POST", "/form", data={"a": "1", "b": "2"})
+        assert (status, body) == (200, b"1-2")
+        status, _, body = await call(http, server, "GET", "/broken")
+        assert status == 500 and "http[2].json.x" in json.loads(body)["error"]
+
+
+async def test_token_function_signs_for_a_jwt_endpoint_and_broadcast_carries_the_body(
+    write: WriteFile, http: aiohttp.ClientSession
+) -> None:
+    """token() hands out a token the socket endpoint accepts; a templated broadcast reaches it."""
+    routes = [
+        {
+            "route": "POST /api/login",
+            "json": {"token": "{{ token('/ws/secure', sub=body.user, ttl='5m', role='admin') }}"},
+        },
+        {
+            "route": "POST /api/say",
+            "broadcast": {"type": "said", "text": "{{ body.text }}", "n": "{{ seq }}"},
+            "rooms": ["{{ query.room }}"],
+        },
+    ]
+    async with run_server(routes_config(write, routes), base_dir=base(write)) as server:
+        status, _, body = await call(http, server, "POST", "/api/login", json={"user": "ann"})
+        assert status == 200
+        token = json.loads(body)["token"]
+        client = await server.connect("/ws/secure", query={"token": token})
+        await client.send({"join": "r1"})
+        assert await client.receive_json() == {"ok": True}
+        (conn,) = [c for c in server.hub.connections.values() if c.endpoint == "/ws/secure"]
+        assert conn.user_id == "ann" and conn.auth_data["role"] == "admin"
+        assert conn.auth_data["exp"] - conn.auth_data["iat"] == 300
+        status, _, _ = await call(http, server, "POST", "/api/say?room=r1", json={"text": "hey"})
+        assert status == 204
+        assert await client.receive_json() == {"type": "said", "text": "hey", "n": 1}
