@@ -20,6 +20,7 @@ from mockws.observe.events import (
     RoomJoined,
     RoomLeft,
     event_to_dict,
+    http_exchange,
     preview,
 )
 from mockws.testing import run_server
@@ -194,3 +195,35 @@ async def test_nothing_is_built_when_nobody_listens_to_messages(
         assert await client.receive_json() == {"echo": 1}
         assert await server.hub.broadcast("x") == 1
         assert await client.receive() == "x"
+
+
+def test_http_exchange_masks_bodies_and_tells_binary_from_text() -> None:
+    """Body previews mask secret keys; non-UTF-8 bytes show as hex; sizes are the whole bodies."""
+    event = http_exchange(
+        "POST",
+        "/api/login?token=***",
+        200,
+        0.01,
+        route="POST /api/login",
+        request_body=b'{"user": "ann", "password": "hunter2"}',
+        response_body=b"\xff\x00\x01",
+        pushed=2,
+    )
+    assert event.request_preview == '{"user": "ann", "password": "***"}'
+    assert event.response_preview == "ff 00 01"
+    assert (event.request_size, event.response_size, event.pushed) == (38, 3, 2)
+    assert event_to_dict(event)["type"] == "http"
+    long_text = ("é" * 2000).encode()
+    cut = http_exchange("GET", "/", 200, 0.0, response_body=long_text)
+    assert cut.response_preview.endswith(" …") and cut.response_preview.startswith("é")
+
+
+def test_http_exchanges_reach_message_subscribers_only() -> None:
+    """Like messages, HTTP rows go to subscribers that asked for messages."""
+    bus = EventBus()
+    everything: list[Event] = []
+    connections_only: list[Event] = []
+    bus.subscribe(everything.append)
+    bus.subscribe(connections_only.append, messages=False)
+    bus.publish(http_exchange("GET", "/", 204, 0.0))
+    assert len(everything) == 1 and connections_only == []
