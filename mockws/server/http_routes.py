@@ -28,7 +28,20 @@ from .router import strip_prefix
 if TYPE_CHECKING:
     from ..auth.jwt import JwtVerifier
 
-__all__ = ["HttpRoute", "HttpRoutes", "RouteFound", "load_http_routes"]
+__all__ = [
+    "CONTENT_TYPES",
+    "JSON_CONTENT_TYPE",
+    "TEXT_CONTENT_TYPE",
+    "HttpRoute",
+    "HttpRoutes",
+    "RouteFound",
+    "load_http_routes",
+]
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
+CONTENT_TYPES = {"json": JSON_CONTENT_TYPE, "text": TEXT_CONTENT_TYPE}
+"""The default Content-Type of each body kind; a route's own header replaces it."""
 
 _CLOSEST = 5
 
@@ -47,6 +60,8 @@ class HttpRoute:
         names: The template names the route reads (none: nothing to render).
         static_body: The body of a ``json`` or ``text`` route without
             templates, encoded once.
+        static_headers: The response headers, when none is a template.
+        status: The status of a body known at load (200, or 204 when empty).
         calls: Requests answered so far (``seq`` in templates).
     """
 
@@ -58,6 +73,8 @@ class HttpRoute:
     jwt: JwtConfig | None = None
     names: frozenset[str] = frozenset()
     static_body: bytes | None = None
+    static_headers: tuple[tuple[str, str], ...] = ()
+    status: int = 200
     calls: int = 0
 
     def __post_init__(self) -> None:
@@ -80,6 +97,18 @@ class HttpRoute:
             )
         elif config.kind == "empty":
             self.static_body = b""
+        if self.static_body is not None:
+            self.status = config.status or (200 if self.static_body else 204)
+        headers = {"content-type": ("Content-Type", CONTENT_TYPES.get(config.kind))}
+        extra: list[tuple[str, str]] = []
+        for name, template in config.headers:
+            if name.lower() == "content-type":
+                headers["content-type"] = (name, str(template.value))
+            else:
+                extra.append((name, str(template.value)))
+        self.static_headers = tuple(
+            (name, value) for name, value in headers.values() if value is not None
+        ) + tuple(extra)
 
     @property
     def method(self) -> str:

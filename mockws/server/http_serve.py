@@ -43,7 +43,14 @@ from ..wire.codec import decode_text, encode_message
 from . import aiohttp_compat as compat
 from .cors import allow_headers, is_preflight, preflight_response
 from .handshake import origin_allowed
-from .http_routes import HttpRoute, HttpRoutes, RouteFound
+from .http_routes import (
+    CONTENT_TYPES,
+    JSON_CONTENT_TYPE,
+    TEXT_CONTENT_TYPE,
+    HttpRoute,
+    HttpRoutes,
+    RouteFound,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -57,8 +64,8 @@ REQUEST_CLAIMS: web.RequestKey[dict[str, Any]] = web.RequestKey("mockws_claims",
 REQUEST_HUB: web.RequestKey[Hub] = web.RequestKey("mockws_hub", Hub)
 """``request[REQUEST_HUB]``: the server's hub, so a handler can push to the sockets."""
 
-_JSON = "application/json; charset=utf-8"
-_TEXT = "text/plain; charset=utf-8"
+_JSON = JSON_CONTENT_TYPE
+_TEXT = TEXT_CONTENT_TYPE
 _BINARY = "application/octet-stream"
 _FORM = "application/x-www-form-urlencoded"
 
@@ -88,6 +95,9 @@ def _json_response(
     return web.Response(
         body=payload, status=status, headers={hdrs.CONTENT_TYPE: _JSON, **(headers or {})}
     )
+
+
+_NO_CONTENT = web.Response(status=204)  # a placeholder, never sent
 
 
 class _Answer:
@@ -202,7 +212,7 @@ class HttpFront:
             claims, refusal = self._check_bearer(request, route)
             if refusal is not None:
                 return _Answer(refusal, route)
-        answer = _Answer(web.Response(), route)
+        answer = _Answer(_NO_CONTENT, route)
         if request.body_exists:
             answer.request_body = await request.read()
         route.calls += 1
@@ -287,6 +297,11 @@ class HttpFront:
     def _rendered(self, route: HttpRoute, names: Names | None) -> web.Response:
         config = route.config
         body = route.static_body
+        if body is not None and names is None:
+            # No template anywhere in the route: everything was prepared at load.
+            return web.Response(
+                body=body or None, status=route.status, headers=route.static_headers
+            )
         if body is None:
             assert names is not None and isinstance(config.content, Template)
             value = config.content.render(names)
@@ -294,11 +309,9 @@ class HttpFront:
                 _, body = encode_message(value)
             else:
                 body = str(value).encode("utf-8")
-        content_type = {"json": _JSON, "text": _TEXT}.get(config.kind)
         status = config.status if config.status is not None else (200 if body else 204)
-        return web.Response(
-            body=body or None, status=status, headers=self._headers(route, content_type, names)
-        )
+        headers = self._headers(route, CONTENT_TYPES.get(config.kind), names)
+        return web.Response(body=body or None, status=status, headers=headers)
 
     def _file(
         self, route: HttpRoute, params: Mapping[str, str], names: Names | None
