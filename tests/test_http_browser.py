@@ -191,3 +191,24 @@ async def test_a_post_from_the_page_broadcasts_to_its_room(
         "status": 201,
         "pushed": {"type": "order_created", "order": {"id": 7}},
     }
+
+
+async def test_the_inspector_shows_a_row_per_http_request(
+    browser: Any, mock: RunningServer
+) -> None:
+    """An HTTP call shows in the inspector's log as method, status, path and time."""
+    import aiohttp
+    from playwright.async_api import expect
+
+    page = await browser.new_page()
+    await page.goto(mock.http_url("/__mockws/"))
+    await expect(page.locator("#status")).to_have_text("live")
+    await expect(page.locator("#endpoints")).to_contain_text("PUT /api/items/{id}")
+    async with aiohttp.ClientSession() as http:
+        url, trace = mock.http_url("/api/items/9?token=abc"), {"X-Trace": "t"}
+        async with http.put(url, json={"a": 1}, headers=trace) as response:
+            assert response.status == 200
+    row = page.locator("#log .row.http", has_text="PUT 200")
+    await expect(row).to_have_count(1)
+    await expect(row).to_contain_text("/api/items/9?token=***")
+    await expect(row).to_contain_text(" ms")
