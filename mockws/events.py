@@ -16,6 +16,7 @@ from .observe.events import (
     HttpExchange,
     MessageIn,
     MessageOut,
+    MessageUnmatched,
     Reloaded,
     RoomJoined,
     RoomLeft,
@@ -25,6 +26,7 @@ from .observe.events import (
     http_exchange,
     message_in,
     message_out,
+    message_unmatched,
     preview,
 )
 
@@ -39,6 +41,7 @@ __all__ = [
     "HttpExchange",
     "MessageIn",
     "MessageOut",
+    "MessageUnmatched",
     "Reloaded",
     "RoomJoined",
     "RoomLeft",
@@ -48,5 +51,6 @@ __all__ = [
     "http_exchange",
     "message_in",
     "message_out",
+    "message_unmatched",
     "preview",
 ]

@@ -13,6 +13,7 @@ from typing import Any
 from ..errors import ConfigError
 from .durations import DurationRange
 from .limits import EndpointLimits, ServerLimits
+from .rules import Behaviour
 from .templates import Template
 from .yaml_source import SourceMap
 
@@ -88,6 +89,8 @@ class EndpointConfig:
         parse_json: Text messages that are JSON reach ``on_message`` parsed.
         authenticate: JWT settings, a callable reference, or None for none.
         limits: Connection, slow-client and incoming-message limits (see mockws.config.limits).
+        behaviour: ``on_connect``, ``rules``, ``every`` and ``script`` (see
+            mockws.config.rules); None when the endpoint has none.
     """
 
     pattern: str
@@ -99,6 +102,7 @@ class EndpointConfig:
     parse_json: bool = True
     authenticate: JwtConfig | AuthenticateRef | None = None
     limits: EndpointLimits = EndpointLimits()
+    behaviour: Behaviour | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,7 @@ class Config:
         admin_token: Required by the admin API and inspector when set; they
             are then served on any address, not only on loopback.
         limits: Server-wide limits (see mockws.config.limits).
+        template_env: Environment variables templates may read as ``env``.
         source: The config file, if the config came from one.
         base_dir: The folder relative paths resolve against.
     """
@@ -183,6 +188,7 @@ class Config:
     allowed_origins: tuple[str, ...] | None = None
     admin_token: str | None = field(default=None, repr=False)
     limits: ServerLimits = ServerLimits()
+    template_env: tuple[str, ...] = ()
     source: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
     source_map: SourceMap = field(default_factory=SourceMap, compare=False, repr=False)

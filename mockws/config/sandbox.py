@@ -27,7 +27,7 @@ from typing import Any
 
 from jinja2 import StrictUndefined, Undefined, filters, nodes
 from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
 __all__ = [
     "MAX_SIZE",
@@ -94,7 +94,7 @@ def _check_width(width: Any) -> None:
         raise Refused(f"a width over {MAX_SIZE} is not allowed")
 
 
-class _Sandbox(SandboxedEnvironment):
+class _Sandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "%", "+"})
 
     def call(

@@ -33,14 +33,17 @@ class Names(Mapping[str, Any]):
 
     A value is computed at most once per instance: two ``{{ uuid }}`` in one
     reply are the same UUID.
+
+    Attributes:
+        given: The names given, and those computed so far.
     """
 
-    __slots__ = ("_env", "_values")
+    __slots__ = ("_env", "given")
 
     def __init__(
         self, values: Mapping[str, Any] | None = None, *, env: Mapping[str, str] | None = None
     ) -> None:
-        self._values: dict[str, Any] = dict(values) if values else {}
+        self.given: dict[str, Any] = dict(values) if values else {}
         self._env: Mapping[str, str] = env if env is not None else {}
 
     @property
@@ -51,7 +54,7 @@ class Names(Mapping[str, Any]):
     def child(self, **values: Any) -> Names:
         """Return a copy of these names (of the same class) with ``values`` added or replaced."""
         new = copy.copy(self)
-        new._values = {**self._values, **values}
+        new.given = {**self.given, **values}
         return new
 
     def compute(self, key: str) -> Any:
@@ -72,9 +75,9 @@ class Names(Mapping[str, Any]):
 
     def __getitem__(self, key: str) -> Any:
         try:
-            return self._values[key]
+            return self.given[key]
         except KeyError:
-            value = self._values[key] = self.compute(key)
+            value = self.given[key] = self.compute(key)
             return value
 
     def __contains__(self, key: object) -> bool:
@@ -87,8 +90,8 @@ class Names(Mapping[str, Any]):
         return True
 
     def __iter__(self) -> Iterator[str]:
-        yield from self._values
-        yield from (name for name in BASE_NAMES if name not in self._values)
+        yield from self.given
+        yield from (name for name in BASE_NAMES if name not in self.given)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)

@@ -122,9 +122,10 @@ class Template:
             from .sandbox import start_render
 
             start_render(time_limit)
-        return self._render(names)
+        return self.evaluate(names)
 
-    def _render(self, names: Mapping[str, Any]) -> Any:
+    def evaluate(self, names: Mapping[str, Any]) -> Any:
+        """Return the value for ``names`` inside a render already under way (no new clock)."""
         return self.value
 
     def error(self, message: str) -> TemplateRenderError:
@@ -150,7 +151,7 @@ class Template:
 class _Constant(Template):
     constant = True
 
-    def _render(self, names: Mapping[str, Any]) -> Any:
+    def evaluate(self, names: Mapping[str, Any]) -> Any:
         value = self.value
         # A fresh container each time: what a rule sets into conn.state is the
         # connection's own.
@@ -182,10 +183,10 @@ class _Container(Template):
         self._items = items
         self._is_mapping = is_mapping
 
-    def _render(self, names: Mapping[str, Any]) -> Any:
+    def evaluate(self, names: Mapping[str, Any]) -> Any:
         if self._is_mapping:
-            return {name: item._render(names) for name, item in self._items}
-        return [item._render(names) for _, item in self._items]
+            return {name: item.evaluate(names) for name, item in self._items}
+        return [item.evaluate(names) for _, item in self._items]
 
 
 class _Path(Template):
@@ -203,7 +204,7 @@ class _Path(Template):
         self._root = root
         self._path = path
 
-    def _render(self, names: Mapping[str, Any]) -> Any:
+    def evaluate(self, names: Mapping[str, Any]) -> Any:
         try:
             value = names[self._root]
         except KeyError:
@@ -233,16 +234,16 @@ class _Jinja(Template):
     ) -> None:
         super().__init__(value, key, source, names)
         self._template = template
-        self._native = native
+        self.native = native
 
-    def _render(self, names: Mapping[str, Any]) -> Any:
+    def evaluate(self, names: Mapping[str, Any]) -> Any:
         from .sandbox import MAX_SIZE, Refused
 
         variables = {name: names[name] for name in self.names if name in names}
         template = self._template
         try:
             context = template.new_context(variables)
-            if self._native:
+            if self.native:
                 for _ in template.root_render_func(context):
                     pass
                 return _native(context.vars["result"], self)
@@ -396,7 +397,7 @@ def compile_condition(value: Any, key: str, source: SourceMap) -> Condition:
         text = "{{ " + text + " }}"
     template = _compile_string(text, key, source, display=value)
     if not isinstance(template, (_Jinja, _Path)) or (
-        isinstance(template, _Jinja) and not template._native
+        isinstance(template, _Jinja) and not template.native
     ):
         raise source.error(key, 'expected one expression, such as "{{ data.n > 3 }}"')
     return Condition(template)

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from ..config.model import Config
 from ..hooks.loader import HandlerSlot, SysPathLease
+from ..hooks.rules import RuleBook
 from ..hooks.timer import HookTimer
 from ..hub.broker import Broker
 from ..hub.hub import Hub
@@ -76,6 +77,8 @@ class MockServer:
         self.hub = Hub(broker)
         EventLogger(log_messages=log_messages).attach(self.hub.events)
         self.slots: dict[str, HandlerSlot] = {}
+        # Declarative rules by pattern, kept across config reloads like slots.
+        self.books: dict[str, RuleBook] = {}
         self.endpoints: list[Endpoint] = []
         self.router: Router[Endpoint] = Router(config.prefix, ())
         self.http = HttpFront(self.hub)
@@ -146,7 +149,7 @@ class MockServer:
     async def _start(self) -> None:
         self._install(
             self.config,
-            load_endpoints(self.config, self.slots, self.timer),
+            load_endpoints(self.config, self.slots, self.timer, self.books),
             load_http_routes(self.config, self.slots, self.timer),
         )
         await self.hub.broker.start()
@@ -186,8 +189,8 @@ class MockServer:
         config = replace(
             config, host=self.config.host, port=self.config.port, reload=self.config.reload
         )
-        slots = dict(self.slots)
-        plan = plan_reconfig(self.endpoints, load_endpoints(config, slots, self.timer))
+        slots, books = dict(self.slots), dict(self.books)
+        plan = plan_reconfig(self.endpoints, load_endpoints(config, slots, self.timer, books))
         routes = load_http_routes(config, slots, self.timer)
         route_change = route_changes(self.config.http, config.http)
         doomed = [conn for conn in self.hub.connections.values() if conn.endpoint in plan.close]
@@ -196,6 +199,11 @@ class MockServer:
         in_use = {slot for endpoint in self.endpoints for slot in endpoint.modules}
         in_use.update(routes.slots())
         self.slots = {name: slot for name, slot in slots.items() if slot in in_use}
+        patterns = {endpoint.pattern for endpoint in self.endpoints if endpoint.rules is not None}
+        for pattern, book in books.items():
+            if pattern not in patterns:
+                book.install(None)
+        self.books = {pattern: book for pattern, book in books.items() if pattern in patterns}
         for slot in plan.start_background:
             self.background.start(slot)
         closes = [
@@ -295,6 +303,8 @@ class MockServer:
             if self._sessions:
                 await asyncio.wait(set(self._sessions), timeout=SHUTDOWN_GRACE)
             await self.background.stop_all()
+            for book in self.books.values():
+                await book.stop()
             if self._listener is not None:
                 self._listener.close()
             if self._runner is not None:

@@ -34,7 +34,7 @@ from multidict import CIMultiDict
 
 from ..config.http import file_placeholders
 from ..config.model import Config
-from ..config.templates import Names, Template
+from ..config.templates import Names, Template, environment_subset
 from ..errors import TemplateRenderError
 from ..hub.hub import Hub
 from ..observe.events import handler_failed, http_exchange
@@ -131,6 +131,7 @@ class HttpFront:
         """Serve ``routes`` under ``config``'s CORS settings from now on."""
         self.config, self.routes = config, routes
         self.secret_params = secret_params
+        self.env = environment_subset(config.template_env)
 
     async def answer(self, request: web.Request) -> web.StreamResponse | None:
         """Answer ``request`` if it is for a route; None when no route matches its path.

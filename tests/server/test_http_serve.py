@@ -516,3 +516,17 @@ async def test_token_function_signs_for_a_jwt_endpoint_and_broadcast_carries_the
         status, _, _ = await call(http, server, "POST", "/api/say?room=r1", json={"text": "hey"})
         assert status == 204
         assert await client.receive_json() == {"type": "said", "text": "hey", "n": 1}
+
+
+async def test_templates_read_only_the_listed_environment(
+    write: WriteFile, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """env holds the variables template_env lists, and no other."""
+    monkeypatch.setenv("MOCK_HTTP_SHOWN", "visible")
+    monkeypatch.setenv("MOCK_HTTP_HIDDEN", "secret")
+    routes = [{"route": "GET /env", "json": "{{ env }}"}]
+    config = routes_config(write, routes, template_env=["MOCK_HTTP_SHOWN"])
+    async with run_server(config, base_dir=base(write)) as server:
+        assert json.loads((await call(http, server, "GET", "/env"))[2]) == {
+            "MOCK_HTTP_SHOWN": "visible"
+        }

@@ -184,6 +184,8 @@ function describe(event) {
     }
     case "notice":
       return { cls: "error", dir: "!", who: "inspector", text: event.message };
+    case "unmatched":
+      return { cls: "error", dir: "?", who: event.conn_id, text: `no rule matched ${event.preview}${event.truncated ? "…" : ""} (${event.endpoint})` };
     default:
       return null;
   }
