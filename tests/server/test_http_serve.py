@@ -33,7 +33,7 @@ async def on_message(conn, data):
 HTTP_HANDLERS = """
 from aiohttp import web
 
-from mockws.server.http_serve import REQUEST_CLAIMS, REQUEST_HUB
+from mockws import REQUEST_CLAIMS, REQUEST_HUB
 
 CALLS = []
 
