@@ -214,15 +214,22 @@ class HttpFront:
             if refusal is not None:
                 return _Answer(refusal, route)
         answer = _Answer(_NO_CONTENT, route)
-        if request.body_exists:
+        # A handler reads the body its own way (request.multipart() streams it):
+        # read it first only for the templates, and for the inspector after the handler.
+        handler = config.kind == "handler"
+        wanted = "body" in route.names or (not handler and self.hub.events.wants_messages)
+        if wanted and request.body_exists:
             answer.request_body = await request.read()
         route.calls += 1
         names = self._names(request, route, found.params, claims, answer.request_body)
         if config.delay is not None:
             await asyncio.sleep(random.uniform(config.delay.low, config.delay.high))
         try:
-            if config.kind == "handler":
+            if handler:
                 response = await self._call_handler(request, route, found.params, claims, names)
+                if self.hub.events.wants_messages and request.body_exists and not wanted:
+                    # Cached when the handler read it; what a stream left, otherwise.
+                    answer.request_body = await request.read()
             elif config.kind == "file":
                 response = self._file(route, found.params, names)
             else:

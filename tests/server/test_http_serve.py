@@ -530,3 +530,30 @@ async def test_templates_read_only_the_listed_environment(
         assert json.loads((await call(http, server, "GET", "/env"))[2]) == {
             "MOCK_HTTP_SHOWN": "visible"
         }
+
+
+async def test_a_handler_can_stream_a_multipart_body_while_the_inspector_listens(
+    write: WriteFile, http: aiohttp.ClientSession
+) -> None:
+    """mockws does not read a handler route's body first, so request.multipart() still works."""
+    write(
+        "upload.py",
+        """
+async def upload(request):
+    reader = await request.multipart()
+    part = await reader.next()
+    return {"name": part.name, "data": (await part.read()).decode()}
+""",
+    )
+    routes = [{"route": "POST /upload", "handler": "upload.py:upload"}]
+    async with run_server(routes_config(write, routes), base_dir=base(write)) as server:
+        seen: list[Event] = []
+        unsubscribe = server.hub.events.subscribe(seen.append)
+        try:
+            form = aiohttp.FormData()
+            form.add_field("photo", b"jpeg-bytes", filename="a.jpg")
+            status, _, body = await call(http, server, "POST", "/upload", data=form)
+        finally:
+            unsubscribe()
+    assert (status, json.loads(body)) == (200, {"name": "photo", "data": "jpeg-bytes"})
+    assert [e.status for e in seen if isinstance(e, HttpExchange)] == [200]
