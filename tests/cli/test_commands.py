@@ -32,6 +32,12 @@ async def test_serve_prints_urls_serves_and_exits_cleanly_on_sigint() -> None:
             f"ws://127.0.0.1:{port}/ws/games/{{game_id}}",
             f"ws://127.0.0.1:{port}/ws/notifications",
         ]
+        routes = [line.split(" -> ")[0] for line in lines if "http://" in line and "/api/" in line]
+        assert routes == [
+            f"mockws: POST http://127.0.0.1:{port}/api/login",
+            f"mockws: GET http://127.0.0.1:{port}/api/me",
+            f"mockws: POST http://127.0.0.1:{port}/api/notify/{{user}}",
+        ]
         async with websockets.connect(urls[0]) as client:
             assert '"welcome"' in await asyncio.wait_for(client.recv(), 5)
             process.send_signal(signal.SIGINT)
