@@ -21,8 +21,11 @@ from .errors import AuthError, ConfigError, HandlerError, MockwsError
 from .hub.connection import Connection
 from .hub.hub import Hub
 from .server.app import MockServer
+from .server.http_serve import REQUEST_CLAIMS, REQUEST_HUB
 
 __all__ = [
+    "REQUEST_CLAIMS",
+    "REQUEST_HUB",
     "AuthError",
     "AuthResult",
     "AuthenticateRef",

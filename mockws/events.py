@@ -2,7 +2,7 @@
 
 ``hub.events`` is an :class:`EventBus`; subscribe to it for every connection
 opened or closed, room joined or left, handler error, reload, injected
-fault and, when asked, message in, out or dropped.
+fault and, when asked, message in, out or dropped and HTTP route request.
 """
 
 from .observe.events import (
@@ -15,6 +15,7 @@ from .observe.events import (
     EventBus,
     FaultInjected,
     HandlerFailed,
+    HttpExchange,
     MessageDropped,
     MessageIn,
     MessageOut,
@@ -26,6 +27,7 @@ from .observe.events import (
     Subscriber,
     event_to_dict,
     handler_failed,
+    http_exchange,
     message_dropped,
     message_in,
     message_out,
@@ -44,6 +46,7 @@ __all__ = [
     "FaultInjected",
     "HandlerFailed",
     "MessageDropped",
+    "HttpExchange",
     "MessageIn",
     "MessageOut",
     "MessageUnmatched",
@@ -55,6 +58,7 @@ __all__ = [
     "event_to_dict",
     "handler_failed",
     "message_dropped",
+    "http_exchange",
     "message_in",
     "message_out",
     "message_unmatched",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from mockws.testing import MockClient, RunningServer
@@ -131,3 +133,33 @@ async def test_lobby_includes_sender_and_separates_games(server: RunningServer) 
     assert await p1.receive_json() == expected
     assert await p2.receive_json() == expected
     assert await silent(other_game)
+
+
+async def test_login_route_hands_out_a_token_the_socket_accepts(server: RunningServer) -> None:
+    """POST /api/login gives a token for /ws/notifications; GET /api/me reads its claims back."""
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            server.http_url("/api/login"), json={"user": "alice", "role": "admin"}
+        ) as response:
+            assert response.status == 200
+            login = await response.json()
+        assert login["user"] == "alice"
+        bearer = {"Authorization": f"Bearer {login['token']}"}
+        async with http.get(server.http_url("/api/me"), headers=bearer) as response:
+            me = await response.json()
+        assert (response.status, me["user"], me["role"]) == (200, "alice", "admin")
+        assert me["expires"] > time.time() + 3500
+        async with http.get(server.http_url("/api/me")) as response:
+            assert response.status == 401
+        client = await server.connect("/ws/notifications", query={"token": login["token"]})
+        hello = await client.receive_json()
+        assert (hello["type"], hello["user"], hello["role"]) == ("hello", "alice", "admin")
+        async with http.post(
+            server.http_url("/api/notify/alice"), json={"text": "build passed"}
+        ) as response:
+            assert response.status == 204
+        assert await client.receive_json() == {
+            "type": "notification",
+            "from": "api",
+            "text": "build passed",
+        }

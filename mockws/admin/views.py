@@ -54,7 +54,7 @@ def counters_view(hub: Hub) -> dict[str, dict[str, Any]]:
 
 
 def server_view(server: MockServer) -> dict[str, Any]:
-    """Describe the server: address and endpoints with their URLs and handlers."""
+    """Describe the server: address, endpoints with their URLs and handlers, HTTP routes."""
     return {
         "host": server.config.host,
         "port": server.port,
@@ -67,5 +67,9 @@ def server_view(server: MockServer) -> dict[str, Any]:
                 "faults": endpoint.faults.describe(),
             }
             for endpoint in server.endpoints
+        ],
+        "http": [
+            {"route": route.route, "url": server.route_url(route), "answers": route.describe()}
+            for route in server.http.routes
         ],
     }

@@ -24,10 +24,12 @@ from ..config.load import (
 from ..config.model import Config, TlsConfig
 from ..config.rules import describe_behaviour
 from ..errors import MockwsError, display_path
+from ..hooks.loader import HandlerSlot
 from ..observe.logging import configure_logging
 from ..server.app import MockServer
 from ..server.endpoints import load_endpoints
 from ..server.handshake import describe_origins
+from ..server.http_routes import HttpRoutes, load_http_routes
 from .loops import LOOP_CHOICES
 from .loops import run as run_on_loop
 
@@ -210,6 +212,8 @@ async def _serve(config: Config, log_messages: bool = False) -> None:
         click.echo(f"mockws: {server.url(endpoint.pattern)} -> {endpoint.handler.spec}{injected}")
         if endpoint.config.asyncapi is not None:
             click.echo(f"mockws:   {_describe_binding(endpoint.config.asyncapi)}")
+    for route in server.http.routes:
+        click.echo(f"mockws: {route.method} {server.route_url(route)} -> {route.describe()}")
     inspector = inspector_url(server)
     if inspector is not None:
         click.echo(f"mockws: inspector at {inspector}")
@@ -264,14 +268,17 @@ def check(config_path: str | None, asyncapi: str | None) -> None:
         sys.exit(check_document(Path(asyncapi)))
     config = _load(config_path)
     try:
-        endpoints = load_endpoints(config)
+        slots: dict[str, HandlerSlot] = {}
+        endpoints = load_endpoints(config, slots)
+        routes = load_http_routes(config, slots)
     except MockwsError as exc:
         _fail(exc)
     prefix = config.prefix
     width = max((len(prefix + endpoint.pattern) for endpoint in endpoints), default=0)
     scheme = "wss" if config.tls is not None else "ws"
+    http = f", {len(routes)} HTTP route(s)" if routes else ""
     click.echo(
-        f"{display_path(config.source)}: {len(endpoints)} endpoint(s), "
+        f"{display_path(config.source)}: {len(endpoints)} endpoint(s){http}, "
         f"serve would bind {config.host}:{config.port} ({scheme}://)"
     )
     click.echo(f"  origins: {describe_origins(config.allowed_origins)}")
@@ -301,6 +308,14 @@ def check(config_path: str | None, asyncapi: str | None) -> None:
         for problem in endpoint.config.asyncapi.channel.document.problems
     ):
         click.echo(f"  warning: {problem}")
+    _echo_routes(routes)
+
+
+def _echo_routes(routes: HttpRoutes) -> None:
+    shown = routes.shown()
+    width = max((len(line) for line in shown), default=0)
+    for line, route in zip(shown, routes, strict=True):
+        click.echo(f"  {line:<{width}}  {route.describe()}")
 
 
 @main.command()

@@ -17,6 +17,7 @@ from ..errors import ConfigError
 from .asyncapi import SpecCache, parse_asyncapi, parse_endpoint_asyncapi, spec_endpoints
 from .asyncapi_model import AsyncApiSettings
 from .faults import parse_faults
+from .http import parse_http_routes
 from .keys import KeyReader, describe_value, expand_env
 from .limits import parse_endpoint_limits, parse_server_limits
 from .model import (
@@ -66,6 +67,7 @@ TOP_KEYS = (
     "endpoints",
     "tls",
     "asyncapi",
+    "http",
     "template_env",
 )
 ENDPOINT_KEYS = (
@@ -277,6 +279,7 @@ def config_from_mapping(
         endpoints += spec_endpoints(asyncapi, specs, {e.pattern for e in endpoints})
     config = Config(
         endpoints=endpoints,
+        http=parse_http_routes(top.raw("http"), source_map, base_dir, endpoints),
         host=top.string("host", "127.0.0.1") or "127.0.0.1",
         port=top.integer("port", 8765, maximum=65535),
         prefix=prefix,

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError
 from .asyncapi_model import AsyncApiSettings, ChannelBinding
+from .durations import DurationRange
 from .faults import FaultsConfig
 from .limits import EndpointLimits, ServerLimits
 from .rules import Behaviour
+from .templates import Template
 from .yaml_source import SourceMap
 
 __all__ = [
@@ -22,8 +25,10 @@ __all__ = [
     "CompressionConfig",
     "Config",
     "EndpointConfig",
+    "HttpRouteConfig",
     "JwtConfig",
     "TlsConfig",
+    "SendToUser",
 ]
 
 DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
@@ -122,6 +127,59 @@ class EndpointConfig:
 
 
 @dataclass(frozen=True)
+class SendToUser:
+    """An HTTP route's message to every connection of one user.
+
+    Attributes:
+        user: The user id (``conn.user_id``), compiled (it may be a template).
+        data: The message, encoded like ``conn.send``, compiled.
+    """
+
+    user: Template
+    data: Template
+
+
+@dataclass(frozen=True)
+class HttpRouteConfig:
+    """One entry of the top-level ``http:`` list (see docs/http.md).
+
+    Attributes:
+        method: ``GET``, ``POST``... or ``ANY``.
+        pattern: The path pattern, matched after the server prefix.
+        kind: What the body is: ``json``, ``text``, ``file``, ``handler`` or
+            ``empty``.
+        content: The JSON value or the text (compiled :class:`Template`), the
+            file path (relative to the config folder, with ``{param}``
+            placeholders) or the handler ``file.py:function``, by ``kind``.
+        status: The response status; None is 200, or 204 for an empty body.
+        headers: Extra response headers, in order, their values compiled.
+        delay: Wait this long (or a uniform draw in the range) before answering.
+        broadcast: A message pushed to sockets on each call (compiled); None for none.
+        rooms: Limit ``broadcast`` to the members of these rooms (a compiled list).
+        send_to_user: A message pushed to one user's connections on each call.
+        bearer: The pattern of a JWT endpoint whose key the request's
+            ``Authorization: Bearer`` token must verify against (else 401).
+    """
+
+    method: str
+    pattern: str
+    kind: str = "empty"
+    content: Any = None
+    status: int | None = None
+    headers: tuple[tuple[str, Template], ...] = ()
+    delay: DurationRange | None = None
+    broadcast: Template | None = None
+    rooms: Template | None = None
+    send_to_user: SendToUser | None = None
+    bearer: str | None = None
+
+    @property
+    def route(self) -> str:
+        """The route as written: ``METHOD /pattern``."""
+        return f"{self.method} {self.pattern}"
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole, validated server config.
 
@@ -133,6 +191,7 @@ class Config:
         allowed_origins: Origins allowed to connect; None means loopback
             origins only, ``("*",)`` allows every origin.
         endpoints: The endpoints in match priority order.
+        http: The HTTP routes, in match priority order.
         admin_token: Required by the admin API and inspector when set; they
             are then served on any address, not only on loopback.
         limits: Server-wide limits (see mockws.config.limits).
@@ -144,6 +203,7 @@ class Config:
     """
 
     endpoints: tuple[EndpointConfig, ...] = ()
+    http: tuple[HttpRouteConfig, ...] = ()
     host: str = "127.0.0.1"
     port: int = 8765
     prefix: str = ""

@@ -156,13 +156,13 @@ def _rule(data: Any, key: str, place: _Place) -> Rule:
         place.check(condition.template, reader.path("when"))
     delay = reader.duration_range("delay")
     steps = _body(reader, place, with_delay=False)
+    reader.finish(("match", "when", *STEP_KEYS, *_BROADCAST_OPTIONS))
     if not steps and not reader.has("do"):
         raise place.source.error(
             key,
             "a rule needs a step to run (reply, broadcast, ...); "
             "write 'do: []' to drop the messages it matches",
         )
-    reader.finish(("match", "when", *STEP_KEYS, *_BROADCAST_OPTIONS))
     return Rule(
         matcher=matcher,
         when=condition,
@@ -181,9 +181,9 @@ def _timed_push(data: Any, key: str, place: _Place) -> TimedPush:
     if not interval:
         raise reader.error("interval", "expected a duration above 0, such as 1s or 250ms")
     steps = _body(reader, place, with_delay=True)
+    reader.finish(("interval", *STEP_KEYS, *_BROADCAST_OPTIONS))
     if not steps:
         raise place.source.error(key, "a timed push needs a step to run (broadcast or send)")
-    reader.finish(("interval", *STEP_KEYS, *_BROADCAST_OPTIONS))
     return TimedPush(interval=interval, steps=steps, key=key, line=place.source.line_of(key))
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "HandlerFailed",
     "MESSAGE_EVENTS",
     "MessageDropped",
+    "HttpExchange",
     "MessageIn",
     "MessageOut",
     "MessageUnmatched",
@@ -46,6 +47,7 @@ __all__ = [
     "event_to_dict",
     "handler_failed",
     "message_dropped",
+    "http_exchange",
     "message_in",
     "message_out",
     "message_unmatched",
@@ -224,6 +226,41 @@ class FaultInjected(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class HttpExchange(Event):
+    """An HTTP request to a route (or to no route) and its answer.
+
+    Published to message subscribers only, like messages: the access log
+    already has a line per request.
+
+    Attributes:
+        method: The request method.
+        path: The request path and query, secrets masked.
+        status: The answer's status.
+        duration: Seconds from the request to its answer, delay included.
+        route: The route that answered (``METHOD /pattern``), if one did.
+        remote: The client's address.
+        request_size: Bytes of request body.
+        request_preview: The start of the request body, secrets masked.
+        response_size: Bytes of response body (0 for a file or a streamed answer).
+        response_preview: The start of the response body, secrets masked.
+        pushed: Connections reached by the route's broadcast and send_to_user.
+    """
+
+    kind: ClassVar[str] = "http"
+    method: str
+    path: str
+    status: int
+    duration: float
+    route: str | None = None
+    remote: str | None = None
+    request_size: int = 0
+    request_preview: str = ""
+    response_size: int = 0
+    response_preview: str = ""
+    pushed: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HandlerFailed(Event):
     """A handler hook raised, or a client broke the protocol.
 
@@ -301,7 +338,7 @@ class SpecViolation(Event):
 
 Subscriber = Callable[[Event], None]
 
-MESSAGE_EVENTS: tuple[type[Event], ...] = (MessageIn, MessageOut, MessageDropped)
+MESSAGE_EVENTS: tuple[type[Event], ...] = (MessageIn, MessageOut, MessageDropped, HttpExchange)
 """Events about one message each: only subscribers that ask for messages get them."""
 
 
@@ -341,6 +378,48 @@ def handler_failed(
         conn_id=conn_id,
         traceback="".join(traceback.format_exception(error)),
     )
+
+
+def http_exchange(
+    method: str,
+    path: str,
+    status: int,
+    duration: float,
+    *,
+    route: str | None = None,
+    remote: str | None = None,
+    request_body: bytes = b"",
+    response_body: bytes = b"",
+    pushed: int = 0,
+) -> HttpExchange:
+    """Describe one HTTP request and its answer; ``path`` must be masked already."""
+    return HttpExchange(
+        method=method,
+        path=path,
+        status=status,
+        duration=duration,
+        route=route,
+        remote=remote,
+        request_size=len(request_body),
+        request_preview=_body_preview(request_body),
+        response_size=len(response_body),
+        response_preview=_body_preview(response_body),
+        pushed=pushed,
+    )
+
+
+def _body_preview(body: bytes) -> str:
+    if not body:
+        return ""
+    head = body[: PREVIEW_CHARS * 4]
+    try:
+        head.decode("utf-8")
+        binary = False
+    except UnicodeDecodeError as exc:
+        # A character cut at the end of the head is still text.
+        binary = exc.start < len(head) - 3 or len(head) == len(body)
+    text, truncated = preview(body, binary)
+    return text + " …" if truncated else text
 
 
 def message_in(conn_id: str, endpoint: str, data: str | bytes) -> MessageIn:

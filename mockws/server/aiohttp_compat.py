@@ -13,7 +13,7 @@ no longer holds. Read against aiohttp 3.14 (``pyproject.toml`` pins
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from aiohttp import web
@@ -35,6 +35,7 @@ __all__ = [
     "protocol_factory",
     "raw_transport",
     "stall_socket",
+    "set_route_params",
     "write_control_frames_after",
 ]
 
@@ -194,3 +195,18 @@ def handler_options(limits: ServerLimits) -> dict[str, Any]:
     if limits.handshake_timeout is not None:
         options["keepalive_timeout"] = limits.handshake_timeout
     return options
+
+
+def set_route_params(request: web.Request, params: Mapping[str, str]) -> None:
+    """Make ``request.match_info`` hold a route's parameters, as aiohttp's own routes do.
+
+    mockws matches its HTTP routes itself, behind one catch-all aiohttp
+    route whose match info holds only ``tail``. aiohttp/web_urldispatcher.py
+    ``UrlMappingMatchInfo`` subclasses ``dict`` (through ``BaseDict``) and
+    ``request.match_info`` returns that very object, so a handler's
+    ``request.match_info["name"]`` reads what is put here.
+    """
+    info = request.match_info
+    assert isinstance(info, dict)
+    info.clear()
+    info.update(params)

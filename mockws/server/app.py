@@ -29,6 +29,7 @@ from ..hub.hub import Hub
 from ..observe.eventlog import EventLogger
 from ..observe.events import FaultInjected
 from ..observe.logging import access_logger_for
+from ..observe.redact import SECRET_QUERY_PARAMS
 from ..wire.close import CloseCode
 from ..wire.outbox import FlushScheduler
 from . import aiohttp_compat as compat
@@ -36,8 +37,10 @@ from .background import BackgroundTasks
 from .endpoints import Endpoint, load_endpoints
 from .handshake import Handshake
 from .home import home_page
+from .http_routes import HttpRoute, HttpRoutes, load_http_routes
+from .http_serve import HttpFront
 from .listener import close_refused_upgrades, listen
-from .reconfig import ConfigChange, plan_reconfig, unique_slots
+from .reconfig import ConfigChange, plan_reconfig, route_changes, unique_slots
 from .router import Router
 from .session import serve_connection
 from .tls import server_ssl_context
@@ -53,6 +56,10 @@ CLOSE_WAIT = 1.0
 
 RouteInstaller = Callable[[web.Application], None]
 Callback = Callable[[], Awaitable[None]]
+
+
+def _asks_upgrade(request: web.Request) -> bool:
+    return request.headers.get("Upgrade", "").lower() == "websocket"
 
 
 class MockServer:
@@ -81,6 +88,7 @@ class MockServer:
         self.books: dict[str, RuleBook] = {}
         self.endpoints: list[Endpoint] = []
         self.router: Router[Endpoint] = Router(config.prefix, ())
+        self.http = HttpFront(self.hub)
         self.port: int = config.port
         self.timer = HookTimer(config.limits.slow_hook_warning)
         self.background = BackgroundTasks(self.hub)
@@ -120,20 +128,21 @@ class MockServer:
         app.on_response_prepare.append(close_refused_upgrades)
         for installer in self._route_installers:
             installer(app)
-        app.router.add_get("/{tail:.*}", self._handle)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
         return app
 
     def handler_slots(self) -> list[HandlerSlot]:
         """Return the handler modules the endpoints use now, each once."""
         return unique_slots(self.endpoints)
 
-    def _install(self, config: Config, endpoints: Iterable[Endpoint]) -> None:
+    def _install(self, config: Config, endpoints: Iterable[Endpoint], routes: HttpRoutes) -> None:
         endpoints = list(endpoints)
         router = Router(config.prefix, ((endpoint.pattern, endpoint) for endpoint in endpoints))
         self.config, self.endpoints, self.router = config, endpoints, router
         self.timer.threshold = config.limits.slow_hook_warning
         # Only ever added to: a request logged after a reload may still carry an old one.
         self._secret_params.update(e.secret_param for e in endpoints if e.secret_param)
+        self.http.install(config, routes, self._secret_params | SECRET_QUERY_PARAMS)
 
     async def start(self) -> None:
         """Import the handlers, bind the port and start background tasks.
@@ -150,7 +159,11 @@ class MockServer:
             raise
 
     async def _start(self) -> None:
-        self._install(self.config, load_endpoints(self.config, self.slots, self.timer, self.books))
+        self._install(
+            self.config,
+            load_endpoints(self.config, self.slots, self.timer, self.books),
+            load_http_routes(self.config, self.slots, self.timer),
+        )
         await self.hub.broker.start()
         self._scheduler = FlushScheduler(asyncio.get_running_loop())
         self._runner = web.AppRunner(
@@ -199,16 +212,19 @@ class MockServer:
         slots, books = dict(self.slots), dict(self.books)
         running = {endpoint.pattern: endpoint for endpoint in self.endpoints}
         plan = plan_reconfig(self.endpoints, load_endpoints(config, slots, self.timer, books))
+        routes = load_http_routes(config, slots, self.timer)
+        route_change = route_changes(self.config.http, config.http)
         doomed = [conn for conn in self.hub.connections.values() if conn.endpoint in plan.close]
-        self._install(config, plan.endpoints)
+        self._install(config, plan.endpoints, routes)
         for endpoint in plan.endpoints:
             old = running.get(endpoint.pattern)
             # An edit of the endpoint ends a run-time change of its faults, too.
             if old is not None and old is not endpoint and endpoint.pattern not in plan.close:
                 if old.faults.plan != endpoint.faults.plan or old.faults.plan != old.config.faults:
                     endpoint.faults.replace(endpoint.faults.plan, self._connections_of(endpoint))
-        # Authenticate modules too: the reloader follows every slot listed here.
+        # Authenticate and route modules too: the reloader follows every slot listed here.
         in_use = {slot for endpoint in self.endpoints for slot in endpoint.modules}
+        in_use.update(routes.slots())
         self.slots = {name: slot for name, slot in slots.items() if slot in in_use}
         patterns = {endpoint.pattern for endpoint in self.endpoints if endpoint.rules is not None}
         for pattern, book in books.items():
@@ -227,7 +243,7 @@ class MockServer:
         await asyncio.gather(*(self.background.stop(slot) for slot in plan.stop_background))
         if closes:
             await asyncio.wait(closes, timeout=CLOSE_WAIT)
-        return replace(plan.change, closed=len(doomed))
+        return replace(plan.change, closed=len(doomed), routes=route_change)
 
     def _endpoint(self, pattern: str) -> Endpoint:
         for endpoint in self.endpoints:
@@ -318,15 +334,32 @@ class MockServer:
         scheme = "https" if self.secure else "http"
         return f"{scheme}://{url_host(self.config.host)}:{self.port}{path}"
 
+    def route_url(self, route: HttpRoute) -> str:
+        """Return the full ``http://`` (``https://``) URL (pattern) of ``route`` on this server."""
+        return self.http_url(self.http.routes.full_path(route))
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         match = self.router.match(request.path)
+        # An upgrade to an endpoint's path is the endpoint's, whatever the routes say.
+        if match is None or (self.http.routes and not _asks_upgrade(request)):
+            answer = await self.http.answer(request)
+            if answer is not None:
+                return answer
         if match is None:
             if (
                 request.path in ("/", self.router.prefix or "/")
                 and "Upgrade" not in request.headers
             ):
                 return home_page(request, self.router.prefix, self.endpoints, self._home_links)
+            if self.http.routes:
+                return self.http.not_found(request, [self.url(e.pattern) for e in self.endpoints])
             return web.Response(status=404, text=self._not_found_text(request.path))
+        if request.method not in ("GET", "HEAD"):
+            return web.Response(
+                status=405,
+                text=f"{request.path} is a WebSocket endpoint: it takes GET upgrades only.\n",
+                headers={"Allow": "GET"},
+            )
         endpoint = match.target
         refusal = self._handshake.refusal(request, endpoint, self.config, match.params)
         if refusal is not None:

@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..config.model import HttpRouteConfig
 from ..hooks.loader import HandlerSlot
 from .endpoints import Endpoint
 
-__all__ = ["ConfigChange", "ReconfigPlan", "plan_reconfig", "unique_slots"]
+__all__ = ["ConfigChange", "ReconfigPlan", "plan_reconfig", "route_changes", "unique_slots"]
 
 
 @dataclass(frozen=True)
@@ -29,24 +30,40 @@ class ConfigChange:
         removed: Patterns of the endpoints that stopped serving.
         changed: Patterns whose options or handler changed.
         closed: Connections closed with 1012 "Service restart".
+        routes: HTTP routes added (``+GET /x``), changed (``~``) and removed (``-``).
     """
 
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
     closed: int = 0
+    routes: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """Summarise the change for a log line."""
         parts = [f"+{pattern}" for pattern in self.added]
         parts += [f"~{pattern}" for pattern in self.changed]
         parts += [f"-{pattern}" for pattern in self.removed]
-        if not parts:
+        if not parts and not self.routes:
             return "no endpoint changed"
-        summary = "endpoints " + " ".join(parts)
+        summary = "endpoints " + " ".join(parts) if parts else "no endpoint changed"
         if self.closed:
             summary += f" ({self.closed} connection(s) closed with 1012)"
+        if self.routes:
+            summary += "; routes " + " ".join(self.routes)
         return summary
+
+
+def route_changes(
+    before: Sequence[HttpRouteConfig], after: Sequence[HttpRouteConfig]
+) -> tuple[str, ...]:
+    """List the HTTP routes an edited config adds (``+``), changes (``~``) and removes (``-``)."""
+    old = {route.route: route for route in before}
+    new = {route.route: route for route in after}
+    changes = [f"+{name}" for name in new if name not in old]
+    changes += [f"~{name}" for name, route in new.items() if name in old and old[name] != route]
+    changes += [f"-{name}" for name in old if name not in new]
+    return tuple(changes)
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,18 @@ from typing import Generic, TypeVar
 
 from ..config.patterns import CompiledPattern, compile_distinct, normalize_prefix
 
-__all__ = ["RouteMatch", "Router"]
+__all__ = ["RouteMatch", "Router", "strip_prefix"]
 
 T = TypeVar("T")
+
+
+def strip_prefix(prefix: str, path: str) -> str | None:
+    """Return ``path`` as patterns see it under ``prefix`` (normalized), or None outside it."""
+    if not prefix:
+        return path
+    if not path.startswith(prefix):
+        return None
+    return path[len(prefix) :] or "/"
 
 
 @dataclass(frozen=True)
@@ -46,14 +55,11 @@ class Router(Generic[T]):
 
     def match(self, path: str) -> RouteMatch[T] | None:
         """Return the first route whose pattern matches ``path``, or None."""
-        if self.prefix:
-            if not path.startswith(self.prefix):
-                return None
-            path = path[len(self.prefix) :]
-            if not path:
-                path = "/"
+        local = strip_prefix(self.prefix, path)
+        if local is None:
+            return None
         for compiled, target in self._routes:
-            params = compiled.match(path)
+            params = compiled.match(local)
             if params is not None:
                 return RouteMatch(target, params)
         return None

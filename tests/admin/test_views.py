@@ -145,6 +145,7 @@ async def test_server_view_lists_address_prefix_and_endpoint_urls(server: Runnin
                 "faults": None,
             },
         ],
+        "http": [],
     }
     assert json.loads(json.dumps(view)) == view
 

@@ -32,6 +32,12 @@ async def test_serve_prints_urls_serves_and_exits_cleanly_on_sigint() -> None:
             f"ws://127.0.0.1:{port}/ws/games/{{game_id}}",
             f"ws://127.0.0.1:{port}/ws/notifications",
         ]
+        routes = [line.split(" -> ")[0] for line in lines if "http://" in line and "/api/" in line]
+        assert routes == [
+            f"mockws: POST http://127.0.0.1:{port}/api/login",
+            f"mockws: GET http://127.0.0.1:{port}/api/me",
+            f"mockws: POST http://127.0.0.1:{port}/api/notify/{{user}}",
+        ]
         async with websockets.connect(urls[0]) as client:
             assert '"welcome"' in await asyncio.wait_for(client.recv(), 5)
             process.send_signal(signal.SIGINT)
@@ -103,6 +109,22 @@ def test_check_prints_route_table() -> None:
         r"/ws/chat\s+handlers/chat.py\s+\[on_connect, on_message, on_close\]", result.output
     )
     assert re.search(r"/ws/dashboard\s+handlers.dashboard\s+.*background", result.output)
+    assert "3 HTTP route(s)" in result.output
+    assert re.search(r"GET /api/me\s+json, bearer /ws/notifications", result.output)
+    assert re.search(r"POST /api/notify/\{user\}\s+empty, send_to_user", result.output)
+
+
+def test_check_reports_a_route_handler_without_its_function(write: WriteFile) -> None:
+    """check fails with exit 2 when a route names a function its module lacks."""
+    write("api.py", "def login(request):\n    return {}\n")
+    config = write(
+        "dev.yaml",
+        "endpoints:\n  - pattern: /a\n    handler: api.py\n"
+        "http:\n  - route: POST /login\n    handler: api.py:logon\n",
+    )
+    result = CliRunner().invoke(main, ["check", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "dev.yaml:6: http[0].handler: api.py has no function 'logon'" in result.output
 
 
 def test_check_reports_broken_handler_with_exit_2(write: WriteFile) -> None:

@@ -21,6 +21,7 @@ from mockws.observe.events import (
     RoomJoined,
     RoomLeft,
     event_to_dict,
+    http_exchange,
     message_dropped,
     preview,
 )
@@ -213,3 +214,35 @@ def test_a_dropped_message_is_a_message_event_and_a_fault_is_not() -> None:
     assert everything.events == [dropped, fault]
     assert "hunter2" not in dropped.preview and dropped.size == 28
     assert event_to_dict(fault)["type"] == "fault" and event_to_dict(dropped)["type"] == "drop"
+
+
+def test_http_exchange_masks_bodies_and_tells_binary_from_text() -> None:
+    """Body previews mask secret keys; non-UTF-8 bytes show as hex; sizes are the whole bodies."""
+    event = http_exchange(
+        "POST",
+        "/api/login?token=***",
+        200,
+        0.01,
+        route="POST /api/login",
+        request_body=b'{"user": "ann", "password": "hunter2"}',
+        response_body=b"\xff\x00\x01",
+        pushed=2,
+    )
+    assert event.request_preview == '{"user": "ann", "password": "***"}'
+    assert event.response_preview == "ff 00 01"
+    assert (event.request_size, event.response_size, event.pushed) == (38, 3, 2)
+    assert event_to_dict(event)["type"] == "http"
+    long_text = ("é" * 2000).encode()
+    cut = http_exchange("GET", "/", 200, 0.0, response_body=long_text)
+    assert cut.response_preview.endswith(" …") and cut.response_preview.startswith("é")
+
+
+def test_http_exchanges_reach_message_subscribers_only() -> None:
+    """Like messages, HTTP rows go to subscribers that asked for messages."""
+    bus = EventBus()
+    everything: list[Event] = []
+    connections_only: list[Event] = []
+    bus.subscribe(everything.append)
+    bus.subscribe(connections_only.append, messages=False)
+    bus.publish(http_exchange("GET", "/", 204, 0.0))
+    assert len(everything) == 1 and connections_only == []

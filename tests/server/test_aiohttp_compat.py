@@ -33,6 +33,7 @@ from mockws.server.aiohttp_compat import (
     protocol_error_code,
     protocol_factory,
     raw_transport,
+    set_route_params,
     stall_socket,
     write_control_frames_after,
 )
@@ -633,4 +634,36 @@ async def test_await_close_reply_makes_close_read_the_clients_close_frame() -> N
     )
     assert not await _eof_after_close_frame(wait_for_reply=True), broken(
         "close() reading the peer's close frame once _closing is cleared", "await_close_reply"
+    )
+
+
+# set_route_params
+
+
+async def test_set_route_params_is_what_match_info_reads() -> None:
+    """request.match_info is a dict that a handler reads after set_route_params replaced it."""
+    app = web.Application()
+    seen: dict[str, Any] = {}
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        set_route_params(request, {"name": "lamp"})
+        seen.update(request.match_info)
+        seen["same"] = request.match_info is request.match_info
+        return web.Response()
+
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1)
+    await runner.setup()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    try:
+        await web.SockSite(runner, sock).start()
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{sock.getsockname()[1]}/files/x") as reply:
+                assert reply.status == 200
+    finally:
+        await runner.cleanup()
+        sock.close()
+    assert seen == {"name": "lamp", "same": True}, broken(
+        "request.match_info being one mutable dict per request", "set_route_params"
     )

@@ -141,3 +141,19 @@ async def test_prefix_and_allowed_origins_apply_to_the_next_connection(write: Wr
                 await http.ws_connect(f"http://127.0.0.1:{s.port}/one")
         assert missing.value.status == 404
         assert await ask(client) == "one"
+
+
+def test_route_changes_list_added_changed_and_removed_routes() -> None:
+    """route_changes() compares routes by METHOD /pattern, and their settings."""
+    from mockws.server.reconfig import ConfigChange, route_changes
+
+    def routes(*entries: dict[str, object]) -> tuple[object, ...]:
+        return config_from_mapping({"http": list(entries)}).http
+
+    before = routes({"route": "GET /a", "json": 1}, {"route": "GET /b"}, {"route": "GET /c"})
+    after = routes({"route": "GET /a", "json": 2}, {"route": "GET /b"}, {"route": "POST /d"})
+    changes = route_changes(before, after)  # type: ignore[arg-type]
+    assert changes == ("+POST /d", "~GET /a", "-GET /c")
+    assert ConfigChange(routes=changes).describe() == (
+        "no endpoint changed; routes +POST /d ~GET /a -GET /c"
+    )

@@ -188,6 +188,19 @@ function describe(event) {
       return { cls: "fault", dir: "✗", who: event.conn_id, size: event.size, message: event, text: "dropped by faults.drop" };
     case "fault":
       return { cls: "fault", dir: "⚡", who: event.conn_id || event.endpoint, text: `${event.fault}: ${event.detail}` };
+    case "http": {
+      const took = `${(event.duration * 1000).toFixed(1)} ms`;
+      const pushed = event.pushed ? ` · pushed to ${event.pushed} conn${event.pushed === 1 ? "" : "s"}` : "";
+      const body = event.response_preview ? ` · ${event.response_preview}` : "";
+      return {
+        cls: event.status >= 400 ? "http error" : "http",
+        dir: "⇄",
+        who: `${event.method} ${event.status}`,
+        size: event.request_size + event.response_size,
+        text: `${event.path} · ${took}${pushed}${body}`,
+        detail: [event.route ? `route: ${event.route}` : "no route", event.request_preview ? `request: ${event.request_preview}` : "", event.response_preview ? `response: ${event.response_preview}` : ""].filter(Boolean).join("\n"),
+      };
+    }
     case "notice":
       return { cls: "error", dir: "!", who: "inspector", text: event.message };
     case "unmatched":
@@ -544,6 +557,13 @@ function renderEndpoints() {
     item.title = endpoint.url;
     return item;
   });
+  for (const route of state.server?.http || []) {
+    const item = el("li");
+    const [method, path] = route.route.split(" ");
+    item.append(el("b", null, method), document.createTextNode(" " + path + " → " + route.answers));
+    item.title = route.url;
+    items.push(item);
+  }
   $("endpoints").replaceChildren(...items);
 }
 
