@@ -17,11 +17,13 @@ from .keys import KeyReader, describe_value, expand_env
 from .limits import parse_endpoint_limits, parse_server_limits
 from .model import (
     DEFAULT_MAX_MESSAGE_SIZE,
+    SOCKETIO,
     AuthenticateRef,
     CompressionConfig,
     Config,
     EndpointConfig,
     JwtConfig,
+    socketio_route,
 )
 from .patterns import (
     DuplicatePattern,
@@ -30,6 +32,7 @@ from .patterns import (
     compile_pattern,
     normalize_prefix,
 )
+from .socketio import parse_protocol
 from .yaml_source import SourceMap, load_yaml
 
 __all__ = [
@@ -64,6 +67,8 @@ ENDPOINT_KEYS = (
     "parse_json",
     "authenticate",
     "limits",
+    "protocol",
+    "namespaces",
 )
 _JWT_KEYS = (
     "secret",
@@ -150,8 +155,9 @@ def _parse_endpoint(data: object, key: str, source: SourceMap, base_dir: Path) -
     section = KeyReader(data, key, source)
     pattern = section.string("pattern", required=True)
     assert pattern is not None
+    protocol, namespaces = parse_protocol(section)
     try:
-        compile_pattern(pattern)
+        compile_pattern(socketio_route(pattern) if protocol == SOCKETIO else pattern)
     except PatternError as exc:
         raise section.error("pattern", str(exc)) from None
     handler = section.string("handler", required=True)
@@ -169,6 +175,8 @@ def _parse_endpoint(data: object, key: str, source: SourceMap, base_dir: Path) -
         parse_json=section.boolean("parse_json", True),
         authenticate=_parse_authenticate(section, base_dir),
         limits=parse_endpoint_limits(section),
+        protocol=protocol,
+        namespaces=namespaces,
     )
     section.finish(ENDPOINT_KEYS)
     return endpoint
@@ -238,7 +246,7 @@ def _admin_token(top: KeyReader) -> str | None:
 
 def _check_duplicates(endpoints: tuple[EndpointConfig, ...], source: SourceMap) -> None:
     try:
-        compile_distinct(endpoint.pattern for endpoint in endpoints)
+        compile_distinct(endpoint.route_pattern for endpoint in endpoints)
     except DuplicatePattern as exc:
         raise source.error(f"endpoints[{exc.index}].pattern", str(exc)) from None
 

@@ -15,6 +15,9 @@ from .yaml_source import SourceMap
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
+    "PROTOCOLS",
+    "SOCKETIO",
+    "socketio_route",
     "AuthenticateRef",
     "CompressionConfig",
     "Config",
@@ -23,6 +26,13 @@ __all__ = [
 ]
 
 DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
+SOCKETIO = "socket.io"
+PROTOCOLS = ("websocket", SOCKETIO)
+
+
+def socketio_route(pattern: str) -> str:
+    """Return a Socket.IO ``pattern`` as the router matches it: without a trailing ``/``."""
+    return pattern.rstrip("/") or "/"
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,9 @@ class EndpointConfig:
         parse_json: Text messages that are JSON reach ``on_message`` parsed.
         authenticate: JWT settings, a callable reference, or None for none.
         limits: Connection, slow-client and incoming-message limits (see mockws.config.limits).
+        protocol: ``"websocket"``, or ``"socket.io"`` for a Socket.IO server
+            (see docs/socketio.md).
+        namespaces: The Socket.IO namespaces clients may connect to.
     """
 
     pattern: str
@@ -93,6 +106,18 @@ class EndpointConfig:
     parse_json: bool = True
     authenticate: JwtConfig | AuthenticateRef | None = None
     limits: EndpointLimits = EndpointLimits()
+    protocol: str = "websocket"
+    namespaces: tuple[str, ...] = ("/",)
+
+    @property
+    def socketio(self) -> bool:
+        """True for a Socket.IO endpoint."""
+        return self.protocol == SOCKETIO
+
+    @property
+    def route_pattern(self) -> str:
+        """The pattern the router matches: a Socket.IO pattern's trailing ``/`` dropped."""
+        return socketio_route(self.pattern) if self.socketio else self.pattern
 
 
 @dataclass(frozen=True)

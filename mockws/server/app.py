@@ -13,6 +13,7 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -34,6 +35,9 @@ from .reconfig import ConfigChange, plan_reconfig, unique_slots
 from .router import Router
 from .session import serve_connection
 from .urls import url_host
+
+if TYPE_CHECKING:
+    from .socketio import SocketIoEndpoint, SocketIoServers
 
 __all__ = ["CLOSE_WAIT", "SHUTDOWN_GRACE", "MockServer", "RouteInstaller"]
 
@@ -86,6 +90,9 @@ class MockServer:
         self._scheduler: FlushScheduler | None = None
         self._path = SysPathLease(config.base_dir)
         self._secret_params: set[str] = set()
+        self._retired_socketio: list[SocketIoEndpoint] = []
+        # Socket.IO endpoints' servers; python-socketio loads only for a config that has one.
+        self._socketio: SocketIoServers | None = None
 
     @property
     def stopping(self) -> bool:
@@ -106,6 +113,9 @@ class MockServer:
         for installer in self._route_installers:
             installer(app)
         app.router.add_get("/{tail:.*}", self._handle)
+        # Socket.IO's long-polling transport posts, and browsers ask first (CORS).
+        app.router.add_post("/{tail:.*}", self._handle)
+        app.router.add_route("OPTIONS", "/{tail:.*}", self._handle)
         return app
 
     def handler_slots(self) -> list[HandlerSlot]:
@@ -114,11 +124,29 @@ class MockServer:
 
     def _install(self, config: Config, endpoints: Iterable[Endpoint]) -> None:
         endpoints = list(endpoints)
-        router = Router(config.prefix, ((endpoint.pattern, endpoint) for endpoint in endpoints))
+        router = Router(
+            config.prefix, ((endpoint.config.route_pattern, endpoint) for endpoint in endpoints)
+        )
         self.config, self.endpoints, self.router = config, endpoints, router
         self.timer.threshold = config.limits.slow_hook_warning
         # Only ever added to: a request logged after a reload may still carry an old one.
         self._secret_params.update(e.secret_param for e in endpoints if e.secret_param)
+        self._retired_socketio = self._sync_socketio(endpoints)
+
+    def _sync_socketio(self, endpoints: list[Endpoint]) -> list[SocketIoEndpoint]:
+        if self._socketio is None:
+            if not any(endpoint.config.socketio for endpoint in endpoints):
+                return []
+            from .socketio import SocketIoHost, SocketIoServers
+
+            host = SocketIoHost(
+                hub=self.hub,
+                handshake=self._handshake,
+                config=lambda: self.config,
+                next_id=lambda: f"c{next(self._ids)}",
+            )
+            self._socketio = SocketIoServers(host)
+        return self._socketio.sync(endpoints)
 
     async def start(self) -> None:
         """Import the handlers, bind the port and start background tasks.
@@ -192,6 +220,8 @@ class MockServer:
         await asyncio.gather(*(self.background.stop(slot) for slot in plan.stop_background))
         if closes:
             await asyncio.wait(closes, timeout=CLOSE_WAIT)
+        retired, self._retired_socketio = self._retired_socketio, []
+        await asyncio.gather(*(server.shutdown() for server in retired))
         return replace(plan.change, closed=len(doomed))
 
     async def restart_background(self, slot: HandlerSlot) -> None:
@@ -205,14 +235,32 @@ class MockServer:
             self.background.start(slot)
 
     def url(self, pattern: str) -> str:
-        """Return the full ``ws://`` URL of ``pattern`` on this server."""
-        return f"ws://{url_host(self.config.host)}:{self.port}{self.router.prefix}{pattern}"
+        """Return the full ``ws://`` URL of ``pattern`` on this server.
+
+        A Socket.IO endpoint's is ``http://``: Socket.IO clients start with HTTP.
+        """
+        scheme = "ws"
+        if any(e.pattern == pattern and e.config.socketio for e in self.endpoints):
+            scheme = "http"
+        return f"{scheme}://{url_host(self.config.host)}:{self.port}{self.router.prefix}{pattern}"
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        match = self.router.match(request.path)
+        path = request.path
+        match = self.router.match(path)
+        if match is None and len(path) > 1 and path.endswith("/"):
+            # A Socket.IO path may end in "/" (socket.io-client adds one).
+            match = self.router.match(path[:-1])
+            if match is not None and not match.target.config.socketio:
+                match = None
         if match is None:
+            if request.method not in ("GET", "HEAD"):
+                raise web.HTTPMethodNotAllowed(request.method, ["GET"])
             return web.Response(status=404, text=self._not_found_text(request.path))
         endpoint = match.target
+        if endpoint.config.socketio and self._socketio is not None:
+            return await self._socketio.handle(request, endpoint, match.params)
+        if request.method not in ("GET", "HEAD"):
+            raise web.HTTPMethodNotAllowed(request.method, ["GET"])
         refusal = self._handshake.refusal(request, endpoint, self.config)
         if refusal is not None:
             return refusal
@@ -261,6 +309,8 @@ class MockServer:
                     closing[task].abort()
             if self._sessions:
                 await asyncio.wait(set(self._sessions), timeout=SHUTDOWN_GRACE)
+            if self._socketio is not None:
+                await self._socketio.stop()
             await self.background.stop_all()
             if self._listener is not None:
                 self._listener.close()
