@@ -20,6 +20,7 @@ from .config.model import AuthenticateRef, CompressionConfig, Config, EndpointCo
 from .errors import AuthError, ConfigError, HandlerError, MockwsError
 from .hub.connection import Connection
 from .hub.hub import Hub
+from .hub.sio_connection import SioConnection
 from .server.app import MockServer
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "MockServer",
     "MockwsError",
     "ServerLimits",
+    "SioConnection",
     "config_from_mapping",
     "load_config",
 ]

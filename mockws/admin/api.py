@@ -1,8 +1,8 @@
 """The admin API's JSON endpoints under ``/__mockws/api/``.
 
 ``GET connections``, ``GET connections/{id}``, ``GET rooms``,
-``POST broadcast`` (``{"data", "rooms", "endpoint"}``),
-``POST connections/{id}/send`` (``{"data"}``) and
+``POST broadcast`` (``{"data", "rooms", "endpoint", "event"}``),
+``POST connections/{id}/send`` (``{"data", "event"}``) and
 ``POST connections/{id}/close`` (``{"code", "reason"}``). Errors answer
 ``{"error": "..."}`` with a 4xx status.
 """
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ..hub.connection import Connection
+from ..hub.sio_connection import SioConnection
 from ..wire.close import MAX_CLOSE_REASON_BYTES, CloseCode
 from .views import connection_view, room_views
 
@@ -60,6 +61,15 @@ def _data(body: dict[str, Any]) -> Any:
     if "data" not in body:
         raise ApiError(400, "missing 'data': the message to send (JSON; a string goes as text)")
     return body["data"]
+
+
+def _event(body: dict[str, Any]) -> str | None:
+    event = body.get("event")
+    if event is None:
+        return None
+    if not isinstance(event, str) or not event:
+        raise ApiError(400, "'event' must be a Socket.IO event name (a non-empty string)")
+    return event
 
 
 def _rooms(body: dict[str, Any]) -> list[str] | None:
@@ -115,19 +125,37 @@ class AdminApi:
         return json_reply({"rooms": room_views(self.server.hub)})
 
     async def broadcast(self, request: web.Request) -> web.Response:
-        """``POST broadcast``: send ``data`` to rooms, an endpoint, or everyone."""
+        """``POST broadcast``: send ``data`` to rooms, an endpoint, or everyone.
+
+        With ``"event"``, emit that Socket.IO event with ``data`` as its one
+        argument to the Socket.IO connections among them.
+        """
         body = await _body(request)
         data = _data(body)
         rooms = _rooms(body)
         endpoint = self._endpoint(body)
+        event = _event(body)
+        if event is not None:
+            reached = await self.server.hub.emit(event, data, rooms=rooms, endpoint=endpoint)
+            return json_reply({"reached": reached})
         reached = await self.server.hub.broadcast(data, rooms=rooms, endpoint=endpoint)
         return json_reply({"reached": reached})
 
     async def send(self, request: web.Request) -> web.Response:
-        """``POST connections/{id}/send``: send ``data`` to one connection."""
+        """``POST connections/{id}/send``: send ``data`` to one connection.
+
+        With ``"event"``, emit that event with ``data`` as its one argument
+        (Socket.IO connections only).
+        """
         conn = self._connection(request)
-        data = _data(await _body(request))
-        return json_reply({"sent": await conn.send(data)})
+        body = await _body(request)
+        data = _data(body)
+        event = _event(body)
+        if event is None:
+            return json_reply({"sent": await conn.send(data)})
+        if not isinstance(conn, SioConnection):
+            raise ApiError(400, f"{conn.id} is a WebSocket connection: it has no events")
+        return json_reply({"sent": await conn.emit(event, data)})
 
     async def close(self, request: web.Request) -> web.Response:
         """``POST connections/{id}/close``: close one connection with a code and reason."""

@@ -135,7 +135,10 @@ async def _serve(config: Config, log_messages: bool = False) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
     for endpoint in server.endpoints:
-        click.echo(f"mockws: {server.url(endpoint.pattern)} -> {endpoint.config.handler}")
+        kind = ""
+        if endpoint.config.socketio:
+            kind = f" (socket.io, namespaces {', '.join(endpoint.config.namespaces)})"
+        click.echo(f"mockws: {server.url(endpoint.pattern)}{kind} -> {endpoint.config.handler}")
     inspector = inspector_url(server)
     if inspector is not None:
         click.echo(f"mockws: inspector at {inspector}")

@@ -21,10 +21,11 @@ leaves in order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +44,13 @@ from ..wire.close import CloseCode
 from .endpoints import Endpoint
 from .handshake import Handshake, origin_allowed
 
-__all__ = ["ENGINE_QUERY_PARAMS", "SocketIoEndpoint", "SocketIoHost", "SocketIoServers"]
+__all__ = [
+    "DISCONNECT_WAIT",
+    "ENGINE_QUERY_PARAMS",
+    "SocketIoEndpoint",
+    "SocketIoHost",
+    "SocketIoServers",
+]
 
 log = logging.getLogger("mockws.socketio")
 
@@ -51,7 +58,7 @@ log = logging.getLogger("mockws.socketio")
 ENGINE_QUERY_PARAMS = frozenset({"EIO", "transport", "t", "sid", "j", "b64"})
 # Hook names that are not events: an event of that name goes to EVENTS or on_event.
 _LIFECYCLE = frozenset({"connect", "close", "error", "event", "disconnect"})
-_PARAMS_KEY = "mockws.socketio.params"
+_PARAMS_KEY: web.RequestKey[Mapping[str, str]] = web.RequestKey("mockws.socketio.params")
 # How each of Socket.IO's disconnect reasons is recorded as a close code.
 _CLOSE_CODES = {
     "client disconnect": CloseCode.NORMAL,
@@ -92,6 +99,26 @@ def _client_query(request: web.Request, hidden: str | None) -> MultiMapping[str]
     return MultiDictProxy(query)
 
 
+# Engine.IO's close waits until the client has fetched the close packet, which a
+# client that is gone never does; the session counts as closed before that wait.
+DISCONNECT_WAIT = 1.0
+
+
+async def _bounded(closing: Awaitable[Any]) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(closing, DISCONNECT_WAIT)
+
+
+def _ping_interval(heartbeat: float | None) -> float:
+    """Engine.IO's ping interval: the endpoint's heartbeat, else Socket.IO's 25 s."""
+    return heartbeat if heartbeat else 25.0
+
+
+def _ping_timeout(heartbeat: float | None) -> float:
+    """How long a ping may go unanswered: half the heartbeat, as for WebSocket endpoints."""
+    return heartbeat / 2 if heartbeat else 20.0
+
+
 def _positional_count(function: Callable[..., Any]) -> int | None:
     """How many positional arguments ``function`` takes; None when any number."""
     try:
@@ -127,7 +154,8 @@ class SocketIoEndpoint:
             namespaces=list(settings.namespaces),
             cors_allowed_origins=self._origin_allowed,
             max_http_buffer_size=settings.max_message_size,
-            ping_interval=settings.heartbeat or 25,
+            ping_interval=_ping_interval(settings.heartbeat),
+            ping_timeout=_ping_timeout(settings.heartbeat),
             logger=False,
             engineio_logger=False,
         )
@@ -138,6 +166,9 @@ class SocketIoEndpoint:
         self._flushing = asyncio.Lock()
         self._drainer: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # Requests being served: a long poll of an ended session waits out
+        # ping_interval + ping_timeout in Engine.IO, so stopping cancels them.
+        self._requests: set[asyncio.Task[Any]] = set()
 
     @property
     def pattern(self) -> str:
@@ -155,7 +186,8 @@ class SocketIoEndpoint:
         settings = endpoint.config
         self.sio.namespaces = list(settings.namespaces)
         self.sio.eio.max_http_buffer_size = settings.max_message_size
-        self.sio.eio.ping_interval = settings.heartbeat or 25
+        self.sio.eio.ping_interval = _ping_interval(settings.heartbeat)
+        self.sio.eio.ping_timeout = _ping_timeout(settings.heartbeat)
 
     def _origin_allowed(self, origin: str | None, environ: Mapping[str, Any]) -> bool:
         allowed = origin_allowed(origin, self._host.config().allowed_origins)
@@ -172,7 +204,13 @@ class SocketIoEndpoint:
         if self._host.handshake.stopping and "sid" not in request.query:
             return web.Response(status=503, text="The server is shutting down.\n")
         request[_PARAMS_KEY] = params
-        response: web.StreamResponse = await self.sio.handle_request(request)
+        task = asyncio.current_task()
+        if task is not None:
+            self._requests.add(task)
+        try:
+            response: web.StreamResponse = await self.sio.handle_request(request)
+        finally:
+            self._requests.discard(task)
         return response
 
     # --- the EventChannel of the connections ------------------------------------
@@ -214,9 +252,9 @@ class SocketIoEndpoint:
             except KeyError:
                 eio_sid = None
             if eio_sid is not None:
-                await self.sio.eio.disconnect(eio_sid)
+                await _bounded(self.sio.eio.disconnect(eio_sid))
                 return
-        await self.sio.disconnect(sid, namespace=namespace)
+        await _bounded(self.sio.disconnect(sid, namespace=namespace))
 
     def drop(self, sid: str) -> None:
         """End ``sid``'s Engine.IO session soon."""
@@ -406,10 +444,18 @@ class SocketIoEndpoint:
         for conn in list(self._conns.values()):
             await conn.close(CloseCode.GOING_AWAY, "Server shutting down")
         await self.flush()
-        await self.sio.eio.disconnect()
+        # Engine.IO sessions in no namespace. One by one: python-engineio 4.15's
+        # disconnect() of all raises ValueError when there are none by then.
+        for eio_sid in list(self.sio.eio.sockets):
+            await _bounded(self.sio.eio.disconnect(eio_sid))
         await self.sio.shutdown()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=1.0)
+        requests = set(self._requests)
+        for task in requests:
+            task.cancel()
+        if requests:
+            await asyncio.wait(requests, timeout=1.0)
 
 
 def _catch_all_namespace(owner: SocketIoEndpoint) -> socketio.AsyncNamespace:
