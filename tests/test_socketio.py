@@ -82,7 +82,7 @@ async def on_close(conn, reason):
 
 @pytest.fixture
 def chat_config(write: WriteFile, project: Path) -> dict[str, Any]:
-    write("sio_chat.py", CHAT)
+    write("sio_testchat.py", CHAT)
     return {
         "port": 0,
         "endpoints": [
@@ -90,17 +90,17 @@ def chat_config(write: WriteFile, project: Path) -> dict[str, Any]:
             # last long poll, which Engine.IO holds for up to ping_interval + ping_timeout.
             endpoint(
                 "/socket.io/",
-                "sio_chat.py",
+                "sio_testchat.py",
                 protocol="socket.io",
                 namespaces=["/", "/admin"],
                 heartbeat=1,
             ),
-            endpoint("/ws", "sio_chat.py"),
+            endpoint("/ws", "sio_testchat.py"),
         ],
     }
 
 
-def module(name: str = "sio_chat") -> Any:
+def module(name: str = "sio_testchat") -> Any:
     import sys
 
     return next(m for key, m in sys.modules.items() if key.endswith(name))
@@ -247,13 +247,13 @@ async def test_jwt_token_from_the_auth_payload_or_the_query(
     from mockws.auth.jwt import sign_token
     from mockws.config.model import JwtConfig
 
-    write("sio_chat.py", CHAT)
+    write("sio_testchat.py", CHAT)
     settings = {"jwt": {"secret": "s3cret-s3cret-s3cret-s3cret-s3cret", "algorithms": ["HS256"]}}
     config = {
         "port": 0,
         "endpoints": [
             endpoint(
-                "/io/", "sio_chat.py", protocol="socket.io", authenticate=settings, heartbeat=1
+                "/io/", "sio_testchat.py", protocol="socket.io", authenticate=settings, heartbeat=1
             )
         ],
     }
@@ -295,7 +295,7 @@ async def test_handler_reload_keeps_clients_connected(
             await ann.call("join", "red")
             assert await bob.call("shout it", "v1") == "V1"
             async with running.reloaded() as done:
-                write("sio_chat.py", CHAT.replace("text.upper()", "'v2:' + text"))
+                write("sio_testchat.py", CHAT.replace("text.upper()", "'v2:' + text"))
             assert done.report is not None and done.report.ok
             assert await ann.call("shout it", "x") == "v2:x"
             assert await bob.call("shout it", "y") == "v2:y"
@@ -319,7 +319,7 @@ async def test_config_reload_keeps_clients_and_removal_disconnects(
             edited = json.loads(json.dumps(chat_config))
             edited["endpoints"][0]["namespaces"] = ["/", "/admin", "/more"]
             edited["endpoints"].append(
-                endpoint("/other.io/", "sio_chat.py", protocol="socket.io", heartbeat=1)
+                endpoint("/other.io/", "sio_testchat.py", protocol="socket.io", heartbeat=1)
             )
             change = await running.server.apply_config(
                 config_from_mapping(edited, base_dir=project)

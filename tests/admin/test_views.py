@@ -68,6 +68,7 @@ async def test_connection_view_describes_one_connection(server: RunningServer) -
         "dropped": 0,
         "subprotocol": "chat.v1",
         "remote": "127.0.0.1",
+        "protocol": "websocket",
     }
     assert "s3cret" not in json.dumps(view)
 
@@ -135,8 +136,14 @@ async def test_server_view_lists_address_prefix_and_endpoint_urls(server: Runnin
                 "pattern": "/rooms/{room}",
                 "url": f"ws://127.0.0.1:{port}/api/rooms/{{room}}",
                 "handler": "cmd.py",
+                "protocol": "websocket",
             },
-            {"pattern": "/secure", "url": f"ws://127.0.0.1:{port}/api/secure", "handler": "cmd.py"},
+            {
+                "pattern": "/secure",
+                "url": f"ws://127.0.0.1:{port}/api/secure",
+                "handler": "cmd.py",
+                "protocol": "websocket",
+            },
         ],
     }
     assert json.loads(json.dumps(view)) == view

@@ -98,7 +98,7 @@ def test_check_prints_route_table() -> None:
     """check validates, imports every handler and prints the routes with their hooks."""
     result = CliRunner().invoke(main, ["check", "--config", str(EXAMPLE_CONFIG)])
     assert result.exit_code == 0, result.output
-    assert "4 endpoint(s)" in result.output
+    assert "5 endpoint(s)" in result.output
     assert re.search(
         r"/ws/chat\s+handlers/chat.py\s+\[on_connect, on_message, on_close\]", result.output
     )
