@@ -15,6 +15,7 @@ from .observe.events import (
     HandlerFailed,
     MessageIn,
     MessageOut,
+    MessageUnmatched,
     Reloaded,
     RoomJoined,
     RoomLeft,
@@ -25,6 +26,7 @@ from .observe.events import (
     handler_failed,
     message_in,
     message_out,
+    message_unmatched,
     preview,
 )
 
@@ -38,6 +40,7 @@ __all__ = [
     "HandlerFailed",
     "MessageIn",
     "MessageOut",
+    "MessageUnmatched",
     "Reloaded",
     "RoomJoined",
     "RoomLeft",
@@ -48,5 +51,6 @@ __all__ = [
     "handler_failed",
     "message_in",
     "message_out",
+    "message_unmatched",
     "preview",
 ]

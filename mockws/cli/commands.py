@@ -16,7 +16,8 @@ import click
 from ..admin import attach_admin, inspector_url
 from ..config.load import DEFAULT_CONFIG_NAMES, find_default_config, load_config
 from ..config.model import Config
-from ..errors import MockwsError
+from ..config.rules import describe_behaviour
+from ..errors import MockwsError, display_path
 from ..observe.logging import configure_logging
 from ..server.app import MockServer
 from ..server.endpoints import load_endpoints
@@ -138,7 +139,7 @@ async def _serve(config: Config, log_messages: bool = False) -> None:
         kind = ""
         if endpoint.config.socketio:
             kind = f" (socket.io, namespaces {', '.join(endpoint.config.namespaces)})"
-        click.echo(f"mockws: {server.url(endpoint.pattern)}{kind} -> {endpoint.config.handler}")
+        click.echo(f"mockws: {server.url(endpoint.pattern)}{kind} -> {endpoint.handler.spec}")
     inspector = inspector_url(server)
     if inspector is not None:
         click.echo(f"mockws: inspector at {inspector}")
@@ -191,9 +192,13 @@ def check(config_path: str | None) -> None:
             if endpoint.handler.hook(name)
         ]
         click.echo(
-            f"  {prefix + endpoint.pattern:<{width}}  {endpoint.config.handler}"
+            f"  {prefix + endpoint.pattern:<{width}}  {endpoint.handler.spec}"
             f"  [{', '.join(hooks) or 'no hooks'}]"
         )
+        behaviour = endpoint.config.behaviour
+        if behaviour is not None:
+            for line in describe_behaviour(behaviour, display_path(config.source)):
+                click.echo(f"      {line}")
 
 
 @main.command()

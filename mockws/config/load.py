@@ -32,13 +32,18 @@ from .patterns import (
     compile_pattern,
     normalize_prefix,
 )
+from .rules_load import BEHAVIOUR_KEYS as RULE_KEYS
+from .rules_load import parse_behaviour
 from .socketio import parse_protocol
+from .template_names import environment_subset
 from .yaml_source import SourceMap, load_yaml
 
 __all__ = [
+    "BEHAVIOUR_KEYS",
     "DEFAULT_CONFIG_NAMES",
     "ENDPOINT_KEYS",
     "TOP_KEYS",
+    "check_behaviour",
     "config_from_mapping",
     "find_default_config",
     "load_config",
@@ -56,6 +61,7 @@ TOP_KEYS = (
     "admin_token",
     "limits",
     "endpoints",
+    "template_env",
 )
 ENDPOINT_KEYS = (
     "pattern",
@@ -69,6 +75,13 @@ ENDPOINT_KEYS = (
     "limits",
     "protocol",
     "namespaces",
+    *RULE_KEYS,
+)
+# The endpoint keys that give it something to do; an endpoint needs at least one.
+# A feature that makes an endpoint useful on its own adds its key here.
+BEHAVIOUR_KEYS = (
+    "handler",
+    *RULE_KEYS,
 )
 _JWT_KEYS = (
     "secret",
@@ -151,7 +164,9 @@ def _parse_authenticate(section: KeyReader, base_dir: Path) -> JwtConfig | Authe
     return result
 
 
-def _parse_endpoint(data: object, key: str, source: SourceMap, base_dir: Path) -> EndpointConfig:
+def _parse_endpoint(
+    data: object, key: str, source: SourceMap, base_dir: Path, env: dict[str, str]
+) -> EndpointConfig:
     section = KeyReader(data, key, source)
     pattern = section.string("pattern", required=True)
     assert pattern is not None
@@ -160,8 +175,9 @@ def _parse_endpoint(data: object, key: str, source: SourceMap, base_dir: Path) -
         compile_pattern(socketio_route(pattern) if protocol == SOCKETIO else pattern)
     except PatternError as exc:
         raise section.error("pattern", str(exc)) from None
-    handler = section.string("handler", required=True)
-    if not handler:
+    check_behaviour(section)
+    handler = section.string("handler")
+    if handler is not None and not handler:
         raise section.error("handler", "expected a file path or a dotted module name")
     endpoint = EndpointConfig(
         pattern=pattern,
@@ -177,9 +193,24 @@ def _parse_endpoint(data: object, key: str, source: SourceMap, base_dir: Path) -
         limits=parse_endpoint_limits(section),
         protocol=protocol,
         namespaces=namespaces,
+        behaviour=parse_behaviour(section, base_dir, env),
     )
     section.finish(ENDPOINT_KEYS)
     return endpoint
+
+
+def check_behaviour(section: KeyReader) -> None:
+    """Refuse an endpoint that sets none of :data:`BEHAVIOUR_KEYS`.
+
+    Raises:
+        ConfigError: At the endpoint's key, naming what it could be given.
+    """
+    if any(section.has(name) for name in BEHAVIOUR_KEYS):
+        return
+    names = ", ".join(f"'{name}'" for name in BEHAVIOUR_KEYS)
+    raise section.source.error(
+        section.key, f"an endpoint needs something to serve it: give one of {names}"
+    )
 
 
 def config_from_mapping(
@@ -216,8 +247,10 @@ def config_from_mapping(
         raise top.error(
             "endpoints", f"expected a list of endpoints, got {describe_value(endpoints_data)}"
         )
+    template_env = top.string_list("template_env") or ()
+    env = environment_subset(template_env)
     endpoints = tuple(
-        _parse_endpoint(item, f"endpoints[{index}]", source_map, base_dir)
+        _parse_endpoint(item, f"endpoints[{index}]", source_map, base_dir, env)
         for index, item in enumerate(endpoints_data)
     )
     _check_duplicates(endpoints, source_map)
@@ -230,6 +263,7 @@ def config_from_mapping(
         allowed_origins=top.string_list("allowed_origins"),
         admin_token=_admin_token(top),
         limits=parse_server_limits(top),
+        template_env=template_env,
         source=source,
         base_dir=base_dir,
         source_map=source_map,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from .limits import EndpointLimits, ServerLimits
+from .rules import Behaviour
 from .yaml_source import SourceMap
 
 __all__ = [
@@ -84,7 +85,8 @@ class EndpointConfig:
 
     Attributes:
         pattern: Matched after the server prefix; ``{name}`` captures a segment.
-        handler: A file path (``handlers/chat.py``) or a dotted module name.
+        handler: A file path (``handlers/chat.py``) or a dotted module name;
+            None for an endpoint served by declarative keys alone (rules...).
         heartbeat: Seconds between server pings; None disables.
         compression: permessage-deflate settings.
         max_message_size: Larger incoming messages close the socket with 1009.
@@ -95,10 +97,12 @@ class EndpointConfig:
         protocol: ``"websocket"``, or ``"socket.io"`` for a Socket.IO server
             (see docs/socketio.md).
         namespaces: The Socket.IO namespaces clients may connect to.
+        behaviour: ``on_connect``, ``rules``, ``every`` and ``script`` (see
+            mockws.config.rules); None when the endpoint has none.
     """
 
     pattern: str
-    handler: str
+    handler: str | None = None
     heartbeat: float | None = None
     compression: CompressionConfig = CompressionConfig()
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
@@ -119,6 +123,8 @@ class EndpointConfig:
         """The pattern the router matches: a Socket.IO pattern's trailing ``/`` dropped."""
         return socketio_route(self.pattern) if self.socketio else self.pattern
 
+    behaviour: Behaviour | None = None
+
 
 @dataclass(frozen=True)
 class Config:
@@ -135,6 +141,7 @@ class Config:
         admin_token: Required by the admin API and inspector when set; they
             are then served on any address, not only on loopback.
         limits: Server-wide limits (see mockws.config.limits).
+        template_env: Environment variables templates may read as ``env``.
         source: The config file, if the config came from one.
         base_dir: The folder relative paths resolve against.
     """
@@ -147,6 +154,7 @@ class Config:
     allowed_origins: tuple[str, ...] | None = None
     admin_token: str | None = field(default=None, repr=False)
     limits: ServerLimits = ServerLimits()
+    template_env: tuple[str, ...] = ()
     source: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
     source_map: SourceMap = field(default_factory=SourceMap, compare=False, repr=False)

@@ -8,10 +8,12 @@ from ..auth.base import Authenticator
 from ..auth.build import build_authenticator
 from ..config.model import Config, EndpointConfig, JwtConfig
 from ..errors import HandlerError, MockwsError
-from ..hooks.loader import HandlerSlot, load_handler
+from ..hooks.loader import NO_HANDLER, HandlerSlot, load_handler
 from ..hooks.pipeline import Stage, handler_stage
+from ..hooks.rules import RuleBook, close_steps, unmatched_stage
 from ..hooks.timer import HookTimer
 from ..observe.redact import SECRET_QUERY_PARAMS, mask_query
+from ..wire.close import CloseCode
 
 __all__ = ["Endpoint", "load_endpoints"]
 
@@ -22,20 +24,31 @@ class Endpoint:
 
     Attributes:
         config: The endpoint's settings.
-        handler: The handler module, swapped in place on reload.
+        handler: The handler module, swapped in place on reload; an empty
+            slot (no hooks) when the endpoint has no handler.
         auth: Decides whether an upgrade may connect; None accepts all.
         stages: What each incoming message passes through, in order; by
-            default only the handler's ``on_message``.
+            default the rules (if any), then the handler's ``on_message``.
+        rules: The endpoint's declarative behaviour (rules, on_connect,
+            every, script), shared by every version of the endpoint's
+            pattern across reloads; None when it declares none.
     """
 
     config: EndpointConfig
     handler: HandlerSlot
     auth: Authenticator | None = None
     stages: tuple[Stage, ...] = field(default=())
+    rules: RuleBook | None = None
 
     def __post_init__(self) -> None:
         if not self.stages:
-            self.stages = (handler_stage(self.handler),)
+            last = handler_stage(self.handler)
+            if self.rules is None:
+                self.stages = (last,)
+            else:
+                if self.handler.is_empty:
+                    last = unmatched_stage(self.rules)
+                self.stages = (self.rules.stage, last)
 
     @property
     def pattern(self) -> str:
@@ -64,34 +77,37 @@ class Endpoint:
 
 
 def load_endpoints(
-    config: Config, slots: dict[str, HandlerSlot] | None = None, timer: HookTimer | None = None
+    config: Config,
+    slots: dict[str, HandlerSlot] | None = None,
+    timer: HookTimer | None = None,
+    books: dict[str, RuleBook] | None = None,
 ) -> list[Endpoint]:
     """Import every endpoint's handler and return the endpoints in config order.
 
-    Endpoints naming the same module share one :class:`HandlerSlot`.
+    Endpoints naming the same module share one :class:`HandlerSlot`, and
+    endpoints without a handler share one empty slot (kept in ``slots``
+    under :data:`~mockws.hooks.loader.NO_HANDLER`, so a reload keeps it).
 
     Args:
         config: A validated config.
         slots: Modules already loaded, by name; new ones are added to it.
         timer: Times the hooks of newly loaded modules (default: one with
             the config's ``limits.slow_hook_warning``).
+        books: The running endpoints' rule books, by pattern; new ones are
+            added to it. Once every endpoint has loaded, each book is given
+            its endpoint's new rules (so open connections use them).
 
     Raises:
         ConfigError: A handler cannot be imported; the error names the
             config key and, after it, the handler's own file and line.
     """
     slots = {} if slots is None else slots
+    books = {} if books is None else books
     timer = timer if timer is not None else HookTimer(config.limits.slow_hook_warning)
     endpoints = []
     for endpoint_config in config.endpoints:
-        try:
-            module = load_handler(endpoint_config.handler, config.base_dir)
-        except HandlerError as exc:
-            key = f"{config.endpoint_key(endpoint_config)}.handler"
-            raise config.error(key, f"cannot load {endpoint_config.handler!r}: {exc}") from None
-        slot = slots.get(module.__name__)
-        if slot is None:
-            slot = slots[module.__name__] = HandlerSlot(endpoint_config.handler, module, timer)
+        _check_close_codes(config, endpoint_config)
+        slot = _handler_slot(config, endpoint_config, slots, timer)
         try:
             auth = build_authenticator(endpoint_config, slot, slots, config.base_dir)
         except MockwsError as exc:
@@ -99,5 +115,44 @@ def load_endpoints(
             if isinstance(endpoint_config.authenticate, JwtConfig):
                 key += ".jwt"
             raise config.error(key, str(exc)) from None
-        endpoints.append(Endpoint(endpoint_config, slot, auth))
+        book = None
+        if endpoint_config.behaviour is not None:
+            book = books.setdefault(endpoint_config.pattern, RuleBook(endpoint_config.pattern))
+        endpoints.append(Endpoint(endpoint_config, slot, auth, rules=book))
+    # Nothing can fail from here on: swap the new rules in.
+    for endpoint in endpoints:
+        if endpoint.rules is not None:
+            endpoint.rules.install(endpoint.config.behaviour)
     return endpoints
+
+
+def _check_close_codes(config: Config, endpoint: EndpointConfig) -> None:
+    if endpoint.behaviour is None:
+        return
+    for step in close_steps(endpoint.behaviour):
+        if not CloseCode.sendable(step.code):
+            raise config.error(
+                step.code_key,
+                f"{step.code} is not a close code that may be sent "
+                "(1000-1003, 1007-1014, 3000-4999)",
+            )
+
+
+def _handler_slot(
+    config: Config, endpoint: EndpointConfig, slots: dict[str, HandlerSlot], timer: HookTimer
+) -> HandlerSlot:
+    spec = endpoint.handler
+    if spec is None:
+        slot = slots.get(NO_HANDLER)
+        if slot is None or not slot.is_empty:
+            slot = slots[NO_HANDLER] = HandlerSlot.empty(timer)
+        return slot
+    try:
+        module = load_handler(spec, config.base_dir)
+    except HandlerError as exc:
+        key = f"{config.endpoint_key(endpoint)}.handler"
+        raise config.error(key, f"cannot load {spec!r}: {exc}") from None
+    slot = slots.get(module.__name__)
+    if slot is None:
+        slot = slots[module.__name__] = HandlerSlot(spec, module, timer)
+    return slot
