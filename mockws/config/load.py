@@ -34,7 +34,7 @@ from .patterns import (
 )
 from .rules_load import BEHAVIOUR_KEYS as RULE_KEYS
 from .rules_load import parse_behaviour
-from .socketio import parse_protocol
+from .socketio import check_event_steps, parse_protocol
 from .template_names import environment_subset
 from .yaml_source import SourceMap, load_yaml
 
@@ -195,6 +195,7 @@ def _parse_endpoint(
         namespaces=namespaces,
         behaviour=parse_behaviour(section, base_dir, env),
     )
+    check_event_steps(endpoint.behaviour, protocol, source)
     section.finish(ENDPOINT_KEYS)
     return endpoint
 

@@ -35,6 +35,9 @@ RECONNECT_CODES = frozenset(
 )
 
 
+_IDLE, _WAITING = object(), object()
+
+
 class EventChannel(Protocol):
     """What a Socket.IO connection sends through: its endpoint's Socket.IO server."""
 
@@ -76,7 +79,7 @@ class SioConnection(Connection):
     ``message`` event, as Socket.IO's own ``send`` does.
     """
 
-    __slots__ = ("sid", "namespace", "_channel")
+    __slots__ = ("sid", "namespace", "_channel", "_ack")
 
     def __init__(  # noqa: PLR0913 - every field describes the client
         self,
@@ -114,6 +117,7 @@ class SioConnection(Connection):
         self.sid = sid
         self.namespace = namespace
         self._channel = channel
+        self._ack: Any = _IDLE
 
     def __repr__(self) -> str:
         return f"<SioConnection {self.id} {self.path} {self.namespace} sid={self.sid}>"
@@ -153,6 +157,27 @@ class SioConnection(Connection):
         if opcode == Opcode.TEXT:
             data = decode_text(payload.decode("utf-8"), True)
         return self._write_event("message", (data,), None)
+
+    def begin_event(self) -> None:
+        """An event is being handled: :meth:`acknowledge` may answer it."""
+        self._ack = _WAITING
+
+    def acknowledge(self, value: Any) -> bool:
+        """Make ``value`` the acknowledgement of the event being handled.
+
+        Returns:
+            False when no event is waiting for one (it was answered already,
+            or its handling is over).
+        """
+        if self._ack is not _WAITING:
+            return False
+        self._ack = value
+        return True
+
+    def end_event(self) -> Any:
+        """Return the acknowledgement given while the event was handled, or None."""
+        value, self._ack = self._ack, _IDLE
+        return None if value is _WAITING or value is _IDLE else value
 
     async def emit(self, event: str, *args: Any) -> bool:
         """Emit ``event`` with ``args`` to this client.

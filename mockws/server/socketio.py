@@ -36,6 +36,7 @@ from multidict import MultiDict, MultiDictProxy, MultiMapping
 from ..auth.base import AuthResult, authenticate_payload, coerce_result
 from ..config.model import Config
 from ..hooks.pipeline import report_hook_error, run_hook
+from ..hooks.rules import RuleBook
 from ..hub.connection import connection_closed, connection_opened
 from ..hub.hub import Hub
 from ..hub.sio_connection import SioConnection
@@ -165,6 +166,9 @@ class SocketIoEndpoint:
         self._outgoing: deque[tuple[str, str, str, tuple[Any, ...]]] = deque()
         self._flushing = asyncio.Lock()
         self._drainer: asyncio.Task[None] | None = None
+        # Events emitted while a client is connecting leave once Socket.IO has
+        # accepted it: a client must see its CONNECT packet first.
+        self._held: dict[str, list[tuple[str, str, str, tuple[Any, ...]]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         # Requests being served: a long poll of an ended session waits out
         # ping_interval + ping_timeout in Engine.IO, so stopping cancels them.
@@ -219,6 +223,10 @@ class SocketIoEndpoint:
         """Queue ``event`` for ``sid``; it leaves after everything queued before it."""
         if sid not in self._conns:
             return False
+        held = self._held.get(sid)
+        if held is not None:
+            held.append((sid, namespace, event, args))
+            return True
         self._outgoing.append((sid, namespace, event, args))
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.get_running_loop().create_task(self.flush())
@@ -246,6 +254,8 @@ class SocketIoEndpoint:
 
     async def disconnect(self, sid: str, namespace: str, *, transport: bool) -> None:
         """Disconnect ``sid`` from ``namespace``, or end its whole Engine.IO session."""
+        if sid in self._held:
+            return  # still connecting: the connect handler refuses it instead
         if transport:
             try:
                 eio_sid = self.sio.manager.eio_sid_from_sid(sid, namespace)
@@ -295,13 +305,42 @@ class SocketIoEndpoint:
         if lock is None:
             return None
         async with lock:
-            conn.messages_in += 1
+            return await self._handle_event(conn, event, args)
+
+    async def _handle_event(self, conn: SioConnection, event: str, args: tuple[Any, ...]) -> Any:
+        conn.messages_in += 1
+        events = self._host.hub.events
+        if events.wants_messages:
+            events.publish(event_in(conn.id, conn.endpoint, event, args))
+        rules = self.endpoint.rules
+        if rules is not None:
+            handled, result = await self._run_rules(rules, conn, event, args)
+            if not handled:
+                result = await self._run_event(conn, event, args)
+        else:
+            result = await self._run_event(conn, event, args)
+        await self.flush()
+        return result
+
+    async def _run_rules(
+        self, rules: RuleBook, conn: SioConnection, event: str, args: tuple[Any, ...]
+    ) -> tuple[bool, Any]:
+        """Offer the event to the rules as ``{event, args}``; return (handled, ack)."""
+        data = {"event": event, "args": list(args)}
+        conn.begin_event()
+        try:
+            handled = await rules.stage(conn, data)
+        finally:
+            ack = conn.end_event()
+        if not handled and self.endpoint.handler.is_empty:
+            rules.unmatched(conn, data)
+            handled = True
+        if ack is not None:
             events = self._host.hub.events
             if events.wants_messages:
-                events.publish(event_in(conn.id, conn.endpoint, event, args))
-            result = await self._run_event(conn, event, args)
-            await self.flush()
-            return result
+                ack_args = ack if isinstance(ack, tuple) else (ack,)
+                events.publish(event_out(conn.id, conn.endpoint, event, ack_args, ack=True))
+        return handled, ack
 
     async def _run_event(self, conn: SioConnection, event: str, args: tuple[Any, ...]) -> Any:
         slot = self.endpoint.handler
@@ -372,11 +411,19 @@ class SocketIoEndpoint:
             events = host.hub.events
             if events.active:
                 events.publish(connection_opened(conn))
-            refusal = await self._on_connect(conn, auth)
+            self._held[sid] = []
+            refusal = await self._opened(conn, auth)
+            held = self._held.pop(sid, [])
             if refusal is not None:
                 conn.finish(refusal.code, refusal.reason)
+                if endpoint.rules is not None:
+                    endpoint.rules.closed(conn)
                 self._forget(conn)
                 raise _Refused(refusal)
+            if held:
+                self._outgoing.extend(held)
+                # After this handler returns Socket.IO sends CONNECT, then these go.
+                asyncio.get_running_loop().call_soon(self._kick)
             admitted = False  # released when the client disconnects
             return True
         except _Refused as refused:
@@ -386,6 +433,20 @@ class SocketIoEndpoint:
         finally:
             if admitted:
                 host.handshake.release(endpoint)
+
+    def _kick(self) -> None:
+        if self._outgoing and (self._drainer is None or self._drainer.done()):
+            self._drainer = asyncio.get_running_loop().create_task(self.flush())
+
+    async def _opened(self, conn: SioConnection, auth: Any) -> AuthResult | None:
+        """Run the ``on_connect`` steps, then ``on_connect``; return the refusal, if any."""
+        rules = self.endpoint.rules
+        if rules is not None and not await rules.opened(conn):
+            return AuthResult(False, conn.close_code or CloseCode.NORMAL, conn.close_reason)
+        refusal = await self._on_connect(conn, auth)
+        if refusal is None and conn.closed:
+            return AuthResult(False, conn.close_code or CloseCode.NORMAL, conn.close_reason)
+        return refusal
 
     async def _on_connect(self, conn: SioConnection, auth: Any) -> AuthResult | None:
         """Run ``on_connect(conn, auth)``; return the refusal it made, if any."""
@@ -420,11 +481,15 @@ class SocketIoEndpoint:
         if conn is None:
             return
         lock = self._locks.get(sid)
-        if lock is not None:
-            # Events already received are handled before on_close.
+        # When the client left, the events it sent before are handled before
+        # on_close. A close from this side (conn.close, perhaps in one of those
+        # events' handlers, which would then wait for itself) does not wait.
+        if lock is not None and not conn.closed:
             async with lock:
                 pass
         conn.finish(_CLOSE_CODES.get(reason, CloseCode.ABNORMAL), reason)
+        if self.endpoint.rules is not None:
+            self.endpoint.rules.closed(conn)
         try:
             await run_hook(self.endpoint.handler, conn, "on_close", reason)
         finally:
