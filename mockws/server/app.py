@@ -102,6 +102,11 @@ class MockServer:
         """True once :meth:`stop` has begun."""
         return self._handshake.stopping
 
+    @property
+    def socketio_servers(self) -> SocketIoServers | None:
+        """The Socket.IO endpoints' servers; None until a config has such an endpoint."""
+        return self._socketio
+
     def add_routes(self, installer: RouteInstaller) -> None:
         """Have ``installer(app)`` add its routes before the catch-all endpoint route.
 

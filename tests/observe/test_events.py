@@ -194,3 +194,17 @@ async def test_nothing_is_built_when_nobody_listens_to_messages(
         assert await client.receive_json() == {"echo": 1}
         assert await server.hub.broadcast("x") == 1
         assert await client.receive() == "x"
+
+
+def test_socketio_events_describe_name_arguments_and_ack() -> None:
+    """event_in/event_out carry the event name, the arguments as JSON (secrets masked), acks."""
+    from mockws.observe.events import event_in, event_out
+
+    inbound = event_in(
+        "c1", "/socket.io/", "login", ({"user": "ann", "password": "hunter2"}, b"\x00")
+    )
+    assert inbound.event == "login" and not inbound.ack
+    assert "hunter2" not in inbound.preview and "<binary 1 bytes>" in inbound.preview
+    out = event_out("c1", "/socket.io/", "login", ("ok",), ack=True)
+    assert (out.event, out.ack, out.preview, out.recipients) == ("login", True, '["ok"]', 1)
+    assert event_to_dict(out)["event"] == "login"
