@@ -15,7 +15,7 @@ SIO = "endpoints:\n  - pattern: /socket.io/\n    handler: h.py\n    protocol: so
 
 
 def test_defaults_and_a_trailing_slash_pattern() -> None:
-    """A socket.io endpoint serves "/" by default; its pattern may end in "/" (the router drops it)."""
+    """A socket.io endpoint serves "/" by default; its pattern may end in "/"."""
     config = config_from_mapping(
         {"endpoints": [{"pattern": "/socket.io/", "handler": "h.py", "protocol": "socket.io"}]}
     )

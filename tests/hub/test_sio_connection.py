@@ -1,4 +1,4 @@
-"""A Socket.IO client as a hub connection (mockws/hub/sio_connection.py), with a recording channel."""
+"""A Socket.IO client as a hub connection (mockws/hub/sio_connection.py), on a fake channel."""
 
 from __future__ import annotations
 

@@ -84,7 +84,7 @@ async def test_origins_follow_allowed_origins(
 
 
 async def test_max_connections_refuses_with_connect_error(write: WriteFile, project: Path) -> None:
-    """The endpoint's limits.max_connections counts namespace connections; the next one is refused."""
+    """limits.max_connections counts namespace connections; one more is refused."""
     write("where.py", HANDLER)
     config = {"port": 0, "endpoints": [sio("/socket.io/", limits={"max_connections": 1})]}
     async with run_server(config, base_dir=project) as running:
