@@ -18,6 +18,7 @@ from ..config.load import DEFAULT_CONFIG_NAMES, find_default_config, load_config
 from ..config.model import Config
 from ..config.rules import describe_behaviour
 from ..errors import MockwsError, display_path
+from ..hooks.sio_events import declared_events
 from ..observe.logging import configure_logging
 from ..server.app import MockServer
 from ..server.endpoints import load_endpoints
@@ -191,6 +192,9 @@ def check(config_path: str | None) -> None:
             for name in ("on_connect", "on_message", "on_close", "on_error", "background")
             if endpoint.handler.hook(name)
         ]
+        if endpoint.config.socketio:
+            hooks = [name for name in hooks if name != "on_message"]
+            hooks += [f"event {name!r}" for name in declared_events(endpoint.handler)]
         click.echo(
             f"  {prefix + endpoint.pattern:<{width}}  {endpoint.handler.spec}"
             f"  [{', '.join(hooks) or 'no hooks'}]"

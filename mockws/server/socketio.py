@@ -37,6 +37,7 @@ from ..auth.base import AuthResult, authenticate_payload, coerce_result
 from ..config.model import Config
 from ..hooks.pipeline import report_hook_error, run_hook
 from ..hooks.rules import RuleBook
+from ..hooks.sio_events import event_hook
 from ..hub.connection import connection_closed, connection_opened
 from ..hub.hub import Hub
 from ..hub.sio_connection import SioConnection
@@ -57,8 +58,6 @@ log = logging.getLogger("mockws.socketio")
 
 # Engine.IO's own query parameters: not the client's, so not in conn.query.
 ENGINE_QUERY_PARAMS = frozenset({"EIO", "transport", "t", "sid", "j", "b64"})
-# Hook names that are not events: an event of that name goes to EVENTS or on_event.
-_LIFECYCLE = frozenset({"connect", "close", "error", "event", "disconnect"})
 _PARAMS_KEY: web.RequestKey[Mapping[str, str]] = web.RequestKey("mockws.socketio.params")
 # How each of Socket.IO's disconnect reasons is recorded as a close code.
 _CLOSE_CODES = {
@@ -344,7 +343,7 @@ class SocketIoEndpoint:
 
     async def _run_event(self, conn: SioConnection, event: str, args: tuple[Any, ...]) -> Any:
         slot = self.endpoint.handler
-        hook_name, hook, leading = self._event_hook(event)
+        hook_name, hook, leading = event_hook(slot, event)
         if hook is None:
             return None
         try:
@@ -359,20 +358,6 @@ class SocketIoEndpoint:
                 events.publish(event_out(conn.id, conn.endpoint, event, ack_args, ack=True))
         # python-socketio sends a tuple as several arguments, None as none.
         return value
-
-    def _event_hook(self, event: str) -> tuple[str, Callable[..., Any] | None, tuple[Any, ...]]:
-        """Return the hook for ``event``: EVENTS, then ``on_<event>``, then ``on_event``."""
-        slot = self.endpoint.handler
-        table = getattr(slot.module, "EVENTS", None)
-        if isinstance(table, Mapping):
-            hook = table.get(event)
-            if callable(hook):
-                return f"EVENTS[{event!r}]", hook, ()
-        if event.isidentifier() and event not in _LIFECYCLE and not event.startswith("_"):
-            hook = slot.hook(f"on_{event}")
-            if hook is not None:
-                return f"on_{event}", hook, ()
-        return "on_event", slot.hook("on_event"), (event,)
 
     async def _connect(
         self, namespace: str, sid: str, environ: Mapping[str, Any], auth: Any

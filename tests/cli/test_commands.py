@@ -103,6 +103,9 @@ def test_check_prints_route_table() -> None:
         r"/ws/chat\s+handlers/chat.py\s+\[on_connect, on_message, on_close\]", result.output
     )
     assert re.search(r"/ws/dashboard\s+handlers.dashboard\s+.*background", result.output)
+    assert "/socket.io/          handlers/sio_chat.py  [on_connect, on_close, event 'join'" in (
+        result.output
+    )
 
 
 def test_check_reports_broken_handler_with_exit_2(write: WriteFile) -> None:
