@@ -1,7 +1,8 @@
 """Socket.IO endpoints: python-socketio's ``AsyncServer`` on mockws's own aiohttp app.
 
-Imported only for a config with a ``protocol: socket.io`` endpoint, so that
-python-socketio loads only then. Each such endpoint has one
+Imported only for a config with a ``protocol: socket.io`` endpoint;
+python-socketio itself loads at the first Socket.IO request
+(:attr:`SocketIoEndpoint.sio`). Each such endpoint has one
 :class:`SocketIoEndpoint`, kept by pattern across config reloads (its
 clients' Engine.IO sessions live in it). mockws's catch-all route hands a
 request whose path matches the endpoint to :meth:`SocketIoEndpoint.handle`,
@@ -29,7 +30,6 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import socketio
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy, MultiMapping
 
@@ -148,18 +148,7 @@ class SocketIoEndpoint:
     def __init__(self, endpoint: Endpoint, host: SocketIoHost) -> None:
         self.endpoint = endpoint
         self._host = host
-        settings = endpoint.config
-        self.sio = socketio.AsyncServer(
-            async_mode="aiohttp",
-            namespaces=list(settings.namespaces),
-            cors_allowed_origins=self._origin_allowed,
-            max_http_buffer_size=settings.max_message_size,
-            ping_interval=_ping_interval(settings.heartbeat),
-            ping_timeout=_ping_timeout(settings.heartbeat),
-            logger=False,
-            engineio_logger=False,
-        )
-        self.sio.register_namespace(_catch_all_namespace(self))
+        self._sio: Any = None
         self._conns: dict[str, SioConnection] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._outgoing: deque[tuple[str, str, str, tuple[Any, ...]]] = deque()
@@ -179,6 +168,37 @@ class SocketIoEndpoint:
         return self.endpoint.pattern
 
     @property
+    def started(self) -> bool:
+        """True once the first request made the Socket.IO server."""
+        return self._sio is not None
+
+    @property
+    def sio(self) -> Any:
+        """python-socketio's ``AsyncServer``, made (and the library imported) on first use.
+
+        Made at the first request rather than at start, so that ``mockws
+        serve`` is ready as fast with a Socket.IO endpoint as without one
+        (python-socketio takes about 0.2 s to import).
+        """
+        if self._sio is None:
+            import socketio
+
+            settings = self.endpoint.config
+            sio = socketio.AsyncServer(
+                async_mode="aiohttp",
+                namespaces=list(settings.namespaces),
+                cors_allowed_origins=self._origin_allowed,
+                max_http_buffer_size=settings.max_message_size,
+                ping_interval=_ping_interval(settings.heartbeat),
+                ping_timeout=_ping_timeout(settings.heartbeat),
+                logger=False,
+                engineio_logger=False,
+            )
+            sio.register_namespace(_catch_all_namespace(self))
+            self._sio = sio
+        return self._sio
+
+    @property
     def connections(self) -> Mapping[str, SioConnection]:
         """The connected clients by Socket.IO sid."""
         return self._conns
@@ -186,6 +206,8 @@ class SocketIoEndpoint:
     def update(self, endpoint: Endpoint) -> None:
         """Serve ``endpoint`` (same pattern, edited config) from now on; clients stay."""
         self.endpoint = endpoint
+        if self._sio is None:
+            return  # made from the endpoint served at the first request
         settings = endpoint.config
         self.sio.namespaces = list(settings.namespaces)
         self.sio.eio.max_http_buffer_size = settings.max_message_size
@@ -248,7 +270,7 @@ class SocketIoEndpoint:
         """Emit ``event`` to ``sid`` and return the client's acknowledgement."""
         try:
             return await self.sio.call(event, args, to=sid, namespace=namespace, timeout=timeout)
-        except socketio.exceptions.TimeoutError:
+        except _exceptions().TimeoutError:
             raise TimeoutError(f"{sid} did not acknowledge {event!r} within {timeout}s") from None
 
     async def disconnect(self, sid: str, namespace: str, *, transport: bool) -> None:
@@ -366,9 +388,9 @@ class SocketIoEndpoint:
         endpoint = self.endpoint
         host = self._host
         if host.handshake.stopping:
-            raise socketio.exceptions.ConnectionRefusedError("The server is shutting down")
+            raise _exceptions().ConnectionRefusedError("The server is shutting down")
         if host.handshake.admission.admit(endpoint, host.config().limits) is not None:
-            raise socketio.exceptions.ConnectionRefusedError(
+            raise _exceptions().ConnectionRefusedError(
                 "Too many connections", {"code": int(CloseCode.TRY_AGAIN_LATER)}
             )
         admitted = True
@@ -412,7 +434,7 @@ class SocketIoEndpoint:
             admitted = False  # released when the client disconnects
             return True
         except _Refused as refused:
-            raise socketio.exceptions.ConnectionRefusedError(
+            raise _exceptions().ConnectionRefusedError(
                 refused.result.reason, {"code": refused.result.code}
             ) from None
         finally:
@@ -491,6 +513,8 @@ class SocketIoEndpoint:
 
     async def shutdown(self) -> None:
         """Disconnect every client and stop Socket.IO's background tasks."""
+        if self._sio is None:
+            return
         for conn in list(self._conns.values()):
             await conn.close(CloseCode.GOING_AWAY, "Server shutting down")
         await self.flush()
@@ -508,8 +532,15 @@ class SocketIoEndpoint:
             await asyncio.wait(requests, timeout=1.0)
 
 
-def _catch_all_namespace(owner: SocketIoEndpoint) -> socketio.AsyncNamespace:
+def _exceptions() -> Any:
+    import socketio.exceptions
+
+    return socketio.exceptions
+
+
+def _catch_all_namespace(owner: SocketIoEndpoint) -> Any:
     """Return the namespace handler that gives every namespace's events to ``owner``."""
+    import socketio
 
     class CatchAll(socketio.AsyncNamespace):  # type: ignore[misc] # untyped library
         async def trigger_event(self, event: str, *args: Any) -> Any:

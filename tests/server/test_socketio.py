@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +111,10 @@ async def test_servers_are_kept_by_pattern_across_reloads(write: WriteFile, proj
         servers = running.server.socketio_servers
         assert servers is not None
         first = {e.pattern: servers.get(e) for e in running.server.endpoints}
+        url = sio_base(running.server.url("/socket.io/"))
+        client = await SioClient().connect(url)  # makes the first one's AsyncServer
+        assert first["/socket.io/"] is not None and first["/socket.io/"].started
+        assert first["/two/"] is not None and not first["/two/"].started
         edited = {"port": 0, "endpoints": [sio("/socket.io/", namespaces=["/", "/x"])]}
         await running.server.apply_config(config_from_mapping(edited, base_dir=project))
         now = running.server.endpoints[0]
@@ -119,3 +125,40 @@ async def test_servers_are_kept_by_pattern_across_reloads(write: WriteFile, proj
         ]
         stale = load_endpoints(config_from_mapping(data, base_dir=project))[1]
         assert servers.get(stale) is None
+        assert client.client.connected
+        await client.close()
+
+
+LAZY = """
+import asyncio, sys
+from pathlib import Path
+import aiohttp
+from mockws.testing import run_server
+
+async def main():
+    config = {"port": 0, "endpoints": [
+        {"pattern": "/socket.io/", "protocol": "socket.io", "handler": "where.py"}]}
+    async with run_server(config, base_dir=Path(sys.argv[1])) as running:
+        print("socketio" in sys.modules)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(running.http_url("/socket.io/?EIO=4&transport=polling")) as r:
+                print(r.status, "socketio" in sys.modules)
+
+asyncio.run(main())
+"""
+
+
+async def test_python_socketio_loads_at_the_first_request(write: WriteFile, project: Path) -> None:
+    """A server with a Socket.IO endpoint starts without importing python-socketio."""
+    write("where.py", HANDLER)
+    script = write("lazy.py", LAZY)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(script),
+        str(project),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, stderr.decode()
+    assert stdout.decode().split() == ["False", "200", "True"]
