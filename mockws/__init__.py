@@ -20,6 +20,7 @@ from .config.model import AuthenticateRef, CompressionConfig, Config, EndpointCo
 from .errors import AuthError, ConfigError, HandlerError, MockwsError
 from .hub.connection import Connection
 from .hub.hub import Hub
+from .hub.sio_connection import SioConnection
 from .server.app import MockServer
 from .server.http_serve import REQUEST_CLAIMS, REQUEST_HUB
 
@@ -41,6 +42,7 @@ __all__ = [
     "MockServer",
     "MockwsError",
     "ServerLimits",
+    "SioConnection",
     "config_from_mapping",
     "load_config",
 ]

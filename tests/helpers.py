@@ -153,3 +153,65 @@ async def start_serve(*args: str, cwd: Path = ROOT) -> tuple[asyncio.subprocess.
             assert line, f"serve exited early: {(await process.stderr.read()).decode()}"  # type: ignore[union-attr]
             lines.append(line.decode().rstrip())
     return process, lines
+
+
+class SioClient:
+    """A python-socketio ``AsyncClient`` that records every event it receives, with timeouts."""
+
+    def __init__(self, namespace: str = "/") -> None:
+        import socketio
+
+        self.namespace = namespace
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.events: asyncio.Queue[tuple[str, tuple[Any, ...]]] = asyncio.Queue()
+        self.client.on("*", self._record, namespace=namespace)
+
+    async def _record(self, event: str, *args: Any) -> None:
+        self.events.put_nowait((event, args))
+
+    async def connect(self, url: str, **options: Any) -> SioClient:
+        """Connect to ``url`` (``http://host:port``); options go to ``AsyncClient.connect``."""
+        options.setdefault("wait_timeout", 5)
+        await self.client.connect(url, namespaces=[self.namespace], **options)
+        return self
+
+    async def call(self, event: str, *args: Any, timeout: float = 5.0) -> Any:
+        """Emit ``event`` and return the server's acknowledgement."""
+        return await self.client.call(event, args, namespace=self.namespace, timeout=timeout)
+
+    async def emit(self, event: str, *args: Any) -> None:
+        """Emit ``event`` without asking for an acknowledgement."""
+        await self.client.emit(event, args, namespace=self.namespace)
+
+    async def next_event(self, timeout: float = 5.0) -> tuple[str, tuple[Any, ...]]:
+        """Return the next event received, as (name, arguments)."""
+        return await asyncio.wait_for(self.events.get(), timeout)
+
+    async def silent(self, window: float = 0.3) -> bool:
+        """True when no event arrives within ``window`` seconds."""
+        try:
+            await asyncio.wait_for(self.events.get(), window)
+        except TimeoutError:
+            return True
+        return False
+
+    async def close(self) -> None:
+        """Disconnect (does nothing when not connected)."""
+        await self.client.disconnect()
+
+
+@asynccontextmanager
+async def sio_client(url: str, namespace: str = "/", **options: Any) -> AsyncIterator[SioClient]:
+    """A connected :class:`SioClient`, disconnected when the block ends."""
+    client = SioClient(namespace)
+    await client.connect(url, **options)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+def sio_base(url: str) -> str:
+    """The ``http://host:port`` part of a Socket.IO endpoint's URL."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.partition('/')[0]}"

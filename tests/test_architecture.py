@@ -256,6 +256,8 @@ def test_pyjwt_internals_stay_in_the_jwt_module() -> None:
 ALLOWED_REACHES: dict[tuple[str, str], int] = {
     # The single outbound seam (LAYOUT.md): the hub's fan-out queues its shared frame.
     ("hub/hub.py", "conn._write"): 1,
+    # The same seam for Socket.IO events (hub.emit's fan-out).
+    ("hub/hub.py", "conn._write_event"): 1,
     # The one aiohttp attribute mockws swaps, behind write_control_frames_after(),
     # and again behind stall_socket() (faults.stall), which also turns off the
     # socket's autoping and heartbeat.

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import socketio
 
 from mockws.testing import MockClient, RunningServer
 
-from .helpers import EXAMPLE_CONFIG
+from .helpers import EXAMPLE_CONFIG, SioClient, sio_base, sio_client
 
 
 @pytest.fixture
@@ -163,3 +164,28 @@ async def test_login_route_hands_out_a_token_the_socket_accepts(server: RunningS
             "from": "api",
             "text": "build passed",
         }
+
+
+async def test_socketio_chat_rooms_acks_and_refusal(server: RunningServer) -> None:
+    """The Socket.IO chat: a name is required, joins and messages are acknowledged."""
+    url = sio_base(server.server.url("/socket.io/"))
+    async with (
+        sio_client(url, auth={"name": "ann"}) as ann,
+        sio_client(url, auth={"name": "bob"}) as bob,
+    ):
+        assert await ann.call("join", "lobby") == {"room": "lobby", "members": 1}
+        assert await bob.call("join", "lobby") == {"room": "lobby", "members": 2}
+        assert await ann.next_event() == ("presence", ({"room": "lobby", "joined": "bob"},))
+        assert await bob.call("chat message", {"room": "lobby", "text": "hi"}) == {"ok": True}
+        chat = ("chat message", ({"room": "lobby", "from": "bob", "text": "hi"},))
+        assert await ann.next_event() == chat
+        assert await bob.next_event() == chat
+        refused = await ann.call("chat message", {"room": "attic", "text": "x"})
+        assert refused == {"ok": False, "error": "join 'attic' before chatting in it"}
+        who = await ann.call("whoami")
+        assert who["name"] == "ann" and who["rooms"] == ["lobby"]
+        await ann.emit("dance")
+        assert await ann.next_event() == ("error", ({"error": "unknown event 'dance'"},))
+    nameless = SioClient()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await nameless.connect(url)

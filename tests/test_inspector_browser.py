@@ -144,3 +144,35 @@ async def test_inspector_shows_asyncapi_failures(page: Any) -> None:
         await expect(row).to_contain_text("/text type: 5")
         await row.click()
         await expect(row).to_contain_text("5 is not of type 'string' [type]")
+
+
+SIO_HANDLER = """
+async def on_shout(conn, text):
+    return text.upper()
+"""
+
+
+async def test_inspector_names_socketio_events_and_acks(page: Any, write: WriteFile) -> None:
+    """A Socket.IO event's row shows its name and arguments; the handler's ack shows as 'ack'."""
+    from playwright.async_api import expect
+
+    from .helpers import sio_base, sio_client
+
+    write("sio.py", SIO_HANDLER)
+    config = {"endpoints": [endpoint("/socket.io/", "sio.py", protocol="socket.io", heartbeat=1)]}
+    async with run_server(config, base_dir=write("x", "").parent) as running:
+        await page.goto(running.http_url("/__mockws/"))
+        await expect(page.locator("#status")).to_have_text("live")
+        async with sio_client(sio_base(running.server.url("/socket.io/"))) as client:
+            assert await client.call("shout", "hey") == "HEY"
+            log = page.locator("#log")
+            incoming = log.locator(".row.in", has_text="shout")
+            await expect(incoming.locator(".sio-event")).to_have_text("shout")
+            await expect(incoming).to_contain_text('"hey"')
+            ack = log.locator(".row.out", has_text="ack shout")
+            await expect(ack.locator(".sio-event")).to_have_text("ack shout")
+            await expect(ack).to_contain_text('"HEY"')
+            await ack.click()
+            await expect(ack.locator(".sio-event")).to_have_text("ack shout")
+            row = page.locator("#connections tbody tr", has_text="c1")
+            await expect(row).to_contain_text("/socket.io/")

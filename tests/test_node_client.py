@@ -51,3 +51,37 @@ async def test_node_ws_client_chats_through_the_example() -> None:
     }
     assert result["bobCloseCode"] == 1000
     assert result["annPresenceLeft"] == {"type": "presence", "room": "lobby", "left": bob_id}
+
+
+@pytest.mark.skipif(
+    not (NODE_DIR / "node_modules" / "socket.io-client").is_dir(),
+    reason="npm package 'socket.io-client' missing: run npm install --prefix tests/node",
+)
+@pytest.mark.parametrize("transport", ["polling", "websocket"])
+async def test_node_socketio_client_chats_through_the_example(transport: str) -> None:
+    """socket.io-client on each transport: acks, room broadcast with the sender, refusal."""
+    async with run_server(EXAMPLE_CONFIG) as server:
+        url = server.server.url("/socket.io/").removesuffix("/socket.io/")
+        process = await asyncio.create_subprocess_exec(
+            str(NODE),
+            str(NODE_DIR / "sio_client.mjs"),
+            url,
+            transport,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode == 0, stderr.decode()
+    result = json.loads(stdout)
+    assert result["annTransport"] == transport
+    assert result["annJoin"] == {"room": "lobby", "members": 1}
+    assert result["bobJoin"] == {"room": "lobby", "members": 2}
+    assert result["annPresence"] == [{"room": "lobby", "joined": "bob"}]
+    assert result["bobAck"] == {"ok": True}
+    chat = [{"room": "lobby", "from": "bob", "text": "hi from node"}]
+    assert result["annChat"] == chat and result["bobChat"] == chat
+    assert result["annPresenceLeft"] == [{"room": "lobby", "left": "bob"}]
+    assert result["refused"] == {
+        "message": "a name is required: io(url, {auth: {name: 'ann'}})",
+        "data": {"code": 4003},
+    }

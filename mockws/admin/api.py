@@ -1,8 +1,8 @@
 """The admin API's JSON endpoints under ``/__mockws/api/``.
 
 ``GET connections``, ``GET connections/{id}``, ``GET rooms``,
-``POST broadcast`` (``{"data", "rooms", "endpoint"}``),
-``POST connections/{id}/send`` (``{"data"}``), ``POST users/{user}/send``
+``POST broadcast`` (``{"data", "rooms", "endpoint", "event"}``),
+``POST connections/{id}/send`` (``{"data", "event"}``), ``POST users/{user}/send``
 (``{"data"}``),
 ``POST connections/{id}/close`` (``{"code", "reason"}``),
 ``POST connections/{id}/fault`` (``{"abort": true}``, ``{"stall": true}``,
@@ -22,6 +22,7 @@ from aiohttp import web
 from ..config.faults import connection_fault_from_data, faults_from_data
 from ..errors import ConfigError
 from ..hub.connection import Connection
+from ..hub.sio_connection import SioConnection
 from ..wire.close import MAX_CLOSE_REASON_BYTES, CloseCode
 from .views import connection_view, room_views
 
@@ -66,6 +67,15 @@ def _data(body: dict[str, Any]) -> Any:
     if "data" not in body:
         raise ApiError(400, "missing 'data': the message to send (JSON; a string goes as text)")
     return body["data"]
+
+
+def _event(body: dict[str, Any]) -> str | None:
+    event = body.get("event")
+    if event is None:
+        return None
+    if not isinstance(event, str) or not event:
+        raise ApiError(400, "'event' must be a Socket.IO event name (a non-empty string)")
+    return event
 
 
 def _rooms(body: dict[str, Any]) -> list[str] | None:
@@ -121,19 +131,37 @@ class AdminApi:
         return json_reply({"rooms": room_views(self.server.hub)})
 
     async def broadcast(self, request: web.Request) -> web.Response:
-        """``POST broadcast``: send ``data`` to rooms, an endpoint, or everyone."""
+        """``POST broadcast``: send ``data`` to rooms, an endpoint, or everyone.
+
+        With ``"event"``, emit that Socket.IO event with ``data`` as its one
+        argument to the Socket.IO connections among them.
+        """
         body = await _body(request)
         data = _data(body)
         rooms = _rooms(body)
         endpoint = self._endpoint(body)
+        event = _event(body)
+        if event is not None:
+            reached = await self.server.hub.emit(event, data, rooms=rooms, endpoint=endpoint)
+            return json_reply({"reached": reached})
         reached = await self.server.hub.broadcast(data, rooms=rooms, endpoint=endpoint)
         return json_reply({"reached": reached})
 
     async def send(self, request: web.Request) -> web.Response:
-        """``POST connections/{id}/send``: send ``data`` to one connection."""
+        """``POST connections/{id}/send``: send ``data`` to one connection.
+
+        With ``"event"``, emit that event with ``data`` as its one argument
+        (Socket.IO connections only).
+        """
         conn = self._connection(request)
-        data = _data(await _body(request))
-        return json_reply({"sent": await conn.send(data)})
+        body = await _body(request)
+        data = _data(body)
+        event = _event(body)
+        if event is None:
+            return json_reply({"sent": await conn.send(data)})
+        if not isinstance(conn, SioConnection):
+            raise ApiError(400, f"{conn.id} is a WebSocket connection: it has no events")
+        return json_reply({"sent": await conn.emit(event, data)})
 
     async def send_to_user(self, request: web.Request) -> web.Response:
         """``POST users/{user_id}/send``: send ``data`` to every connection of one user."""

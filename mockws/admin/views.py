@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..hub.connection import Connection
 from ..hub.hub import Hub
+from ..hub.sio_connection import SioConnection
 
 if TYPE_CHECKING:
     from ..server.app import MockServer
@@ -15,7 +16,7 @@ __all__ = ["connection_view", "counters_view", "room_views", "server_view"]
 
 def connection_view(conn: Connection) -> dict[str, Any]:
     """Describe one connection; secrets in its query string are masked."""
-    return {
+    view = {
         "id": conn.id,
         "endpoint": conn.endpoint,
         "path": conn.display_path,
@@ -29,7 +30,11 @@ def connection_view(conn: Connection) -> dict[str, Any]:
         "subprotocol": conn.subprotocol,
         "remote": conn.request.remote,
         "faults": conn.faults.describe() if conn.faults is not None else None,
+        "protocol": "websocket",
     }
+    if isinstance(conn, SioConnection):
+        view.update(protocol="socket.io", namespace=conn.namespace, transport=conn.transport)
+    return view
 
 
 def room_views(hub: Hub) -> list[dict[str, Any]]:
@@ -65,6 +70,7 @@ def server_view(server: MockServer) -> dict[str, Any]:
                 "url": server.url(endpoint.pattern),
                 "handler": endpoint.config.handler,
                 "faults": endpoint.faults.describe(),
+                "protocol": endpoint.config.protocol,
             }
             for endpoint in server.endpoints
         ],

@@ -18,7 +18,14 @@ from aiohttp import web
 
 from ..wire.close import CloseCode, encode_close_reason
 
-__all__ = ["AuthResult", "Authenticator", "authenticate", "coerce_result", "refuse"]
+__all__ = [
+    "AuthResult",
+    "Authenticator",
+    "authenticate",
+    "authenticate_payload",
+    "coerce_result",
+    "refuse",
+]
 
 if TYPE_CHECKING:
     from ..hooks.loader import HandlerSlot
@@ -107,6 +114,14 @@ class Authenticator:
         """Return the decision about ``request``; may raise on a bug."""
         raise NotImplementedError
 
+    async def with_payload(self, request: web.Request, payload: Any) -> AuthResult:
+        """Decide about a Socket.IO connection whose client sent the ``auth`` ``payload``.
+
+        By default only the request counts; built-in JWT also reads the token
+        from the payload.
+        """
+        return await self(request)
+
 
 async def authenticate(
     authenticator: Authenticator | None, request: web.Request, conn_id: str
@@ -120,6 +135,25 @@ async def authenticate(
         return _ACCEPTED
     try:
         return await authenticator(request)
+    except Exception as exc:  # noqa: BLE001 - a bug in user code refuses, never crashes
+        log.error(
+            "%s: authenticate failed (connection %s, %s); refusing with 1011",
+            authenticator.name,
+            conn_id,
+            request.path,
+            exc_info=exc,
+        )
+        return AuthResult(False, CloseCode.INTERNAL_ERROR, "Authentication error")
+
+
+async def authenticate_payload(
+    authenticator: Authenticator | None, request: web.Request, payload: Any, conn_id: str
+) -> AuthResult:
+    """Like :func:`authenticate`, for a Socket.IO client that sent the ``auth`` ``payload``."""
+    if authenticator is None:
+        return _ACCEPTED
+    try:
+        return await authenticator.with_payload(request, payload)
     except Exception as exc:  # noqa: BLE001 - a bug in user code refuses, never crashes
         log.error(
             "%s: authenticate failed (connection %s, %s); refusing with 1011",

@@ -290,7 +290,18 @@ class JwtAuthenticator(Authenticator):
     async def __call__(self, request: web.Request) -> AuthResult:
         """Accept a valid token (4001 without one, 4002 for an invalid one)."""
         assert self.query_param is not None
-        token = request.query.get(self.query_param, "")
+        return self.check(request.query.get(self.query_param, ""))
+
+    async def with_payload(self, request: web.Request, payload: Any) -> AuthResult:
+        """Read the token from the ``auth`` payload's ``query_param`` key, else from the URL."""
+        assert self.query_param is not None
+        token = payload.get(self.query_param) if isinstance(payload, Mapping) else None
+        if not isinstance(token, str) or not token:
+            token = request.query.get(self.query_param, "")
+        return self.check(token)
+
+    def check(self, token: str) -> AuthResult:
+        """Accept ``token`` if it verifies (4001 when empty, 4002 when invalid)."""
         if not token:
             return AuthResult(False, CloseCode.NO_TOKEN, "No token provided")
         try:

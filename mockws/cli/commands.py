@@ -25,6 +25,7 @@ from ..config.model import Config, TlsConfig
 from ..config.rules import describe_behaviour
 from ..errors import MockwsError, display_path
 from ..hooks.loader import HandlerSlot
+from ..hooks.sio_events import declared_events
 from ..observe.logging import configure_logging
 from ..server.app import MockServer
 from ..server.endpoints import load_endpoints
@@ -209,7 +210,12 @@ async def _serve(config: Config, log_messages: bool = False) -> None:
     for endpoint in server.endpoints:
         faults = endpoint.faults.describe()
         injected = f" (faults: {faults})" if faults else ""
-        click.echo(f"mockws: {server.url(endpoint.pattern)} -> {endpoint.handler.spec}{injected}")
+        kind = ""
+        if endpoint.config.socketio:
+            kind = f" (socket.io, namespaces {', '.join(endpoint.config.namespaces)})"
+        click.echo(
+            f"mockws: {server.url(endpoint.pattern)}{kind} -> {endpoint.handler.spec}{injected}"
+        )
         if endpoint.config.asyncapi is not None:
             click.echo(f"mockws:   {_describe_binding(endpoint.config.asyncapi)}")
     for route in server.http.routes:
@@ -290,6 +296,9 @@ def check(config_path: str | None, asyncapi: str | None) -> None:
             for name in ("on_connect", "on_message", "on_close", "on_error", "background")
             if endpoint.handler.hook(name)
         ]
+        if endpoint.config.socketio:
+            hooks = [name for name in hooks if name != "on_message"]
+            hooks += [f"event {name!r}" for name in declared_events(endpoint.handler)]
         faults = endpoint.faults.describe()
         click.echo(
             f"  {prefix + endpoint.pattern:<{width}}  {endpoint.handler.spec}"

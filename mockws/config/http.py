@@ -255,7 +255,7 @@ def parse_http_routes(
         return ()
     if not isinstance(data, (list, tuple)):
         raise source.error("http", f"expected a list of routes, got {describe_value(data)}")
-    socket_shapes = {compile_pattern(e.pattern).shape: e.pattern for e in endpoints}
+    socket_shapes = {compile_pattern(e.route_pattern).shape: e.pattern for e in endpoints}
     seen: dict[tuple[str, str], str] = {}
     routes: list[HttpRouteConfig] = []
     for index, item in enumerate(data):

@@ -22,11 +22,13 @@ from .keys import KeyReader, describe_value, expand_env
 from .limits import parse_endpoint_limits, parse_server_limits
 from .model import (
     DEFAULT_MAX_MESSAGE_SIZE,
+    SOCKETIO,
     AuthenticateRef,
     CompressionConfig,
     Config,
     EndpointConfig,
     JwtConfig,
+    socketio_route,
 )
 from .objects import config_as_mapping
 from .patterns import (
@@ -38,6 +40,7 @@ from .patterns import (
 )
 from .rules_load import BEHAVIOUR_KEYS as RULE_KEYS
 from .rules_load import parse_behaviour
+from .socketio import check_event_steps, parse_protocol
 from .template_names import environment_subset
 from .tls import parse_tls
 from .yaml_source import SourceMap, load_yaml
@@ -81,6 +84,8 @@ ENDPOINT_KEYS = (
     "authenticate",
     "limits",
     "asyncapi",
+    "protocol",
+    "namespaces",
     *RULE_KEYS,
     "faults",
 )
@@ -185,8 +190,9 @@ def _parse_endpoint(
     section.reject_unknown(ENDPOINT_KEYS)
     pattern = section.string("pattern", required=True)
     assert pattern is not None
+    protocol, namespaces = parse_protocol(section)
     try:
-        compile_pattern(pattern)
+        compile_pattern(socketio_route(pattern) if protocol == SOCKETIO else pattern)
     except PatternError as exc:
         raise section.error("pattern", str(exc)) from None
     check_behaviour(section)
@@ -205,6 +211,8 @@ def _parse_endpoint(
         parse_json=section.boolean("parse_json", True),
         authenticate=_parse_authenticate(section, base_dir),
         limits=parse_endpoint_limits(section),
+        protocol=protocol,
+        namespaces=namespaces,
         behaviour=parse_behaviour(section, base_dir, env),
         asyncapi=parse_endpoint_asyncapi(
             section,
@@ -214,6 +222,7 @@ def _parse_endpoint(
         ),
         faults=parse_faults(section),
     )
+    check_event_steps(endpoint.behaviour, protocol, source)
     section.finish(ENDPOINT_KEYS)
     return endpoint
 
@@ -307,7 +316,7 @@ def _admin_token(top: KeyReader) -> str | None:
 
 def _check_duplicates(endpoints: tuple[EndpointConfig, ...], source: SourceMap) -> None:
     try:
-        compile_distinct(endpoint.pattern for endpoint in endpoints)
+        compile_distinct(endpoint.route_pattern for endpoint in endpoints)
     except DuplicatePattern as exc:
         raise source.error(f"endpoints[{exc.index}].pattern", str(exc)) from None
 

@@ -21,6 +21,9 @@ from .yaml_source import SourceMap
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
+    "PROTOCOLS",
+    "SOCKETIO",
+    "socketio_route",
     "AuthenticateRef",
     "CompressionConfig",
     "Config",
@@ -32,6 +35,13 @@ __all__ = [
 ]
 
 DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
+SOCKETIO = "socket.io"
+PROTOCOLS = ("websocket", SOCKETIO)
+
+
+def socketio_route(pattern: str) -> str:
+    """Return a Socket.IO ``pattern`` as the router matches it: without a trailing ``/``."""
+    return pattern.rstrip("/") or "/"
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,9 @@ class EndpointConfig:
         parse_json: Text messages that are JSON reach ``on_message`` parsed.
         authenticate: JWT settings, a callable reference, or None for none.
         limits: Connection, slow-client and incoming-message limits (see mockws.config.limits).
+        protocol: ``"websocket"``, or ``"socket.io"`` for a Socket.IO server
+            (see docs/socketio.md).
+        namespaces: The Socket.IO namespaces clients may connect to.
         behaviour: ``on_connect``, ``rules``, ``every`` and ``script`` (see
             mockws.config.rules); None when the endpoint has none.
         asyncapi: The AsyncAPI channel whose spec the endpoint's traffic is
@@ -121,9 +134,21 @@ class EndpointConfig:
     parse_json: bool = True
     authenticate: JwtConfig | AuthenticateRef | None = None
     limits: EndpointLimits = EndpointLimits()
+    protocol: str = "websocket"
+    namespaces: tuple[str, ...] = ("/",)
     behaviour: Behaviour | None = None
     asyncapi: ChannelBinding | None = None
     faults: FaultsConfig | None = None
+
+    @property
+    def socketio(self) -> bool:
+        """True for a Socket.IO endpoint."""
+        return self.protocol == SOCKETIO
+
+    @property
+    def route_pattern(self) -> str:
+        """The pattern the router matches: a Socket.IO pattern's trailing ``/`` dropped."""
+        return socketio_route(self.pattern) if self.socketio else self.pattern
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ __all__ = [
     "Behaviour",
     "Broadcast",
     "Close",
+    "Emit",
     "Equals",
     "Expect",
     "Fields",
@@ -156,11 +157,28 @@ class Broadcast:
         message: What to send; rendered once per broadcast.
         rooms: Room names (templates); None means the sender's endpoint.
         include_self: Whether the connection that caused it gets it too.
+        event: A Socket.IO event to emit with the message as its one
+            argument, instead of a plain message (Socket.IO endpoints).
     """
 
     message: Template
     rooms: tuple[Template, ...] | None = None
     include_self: bool = True
+    key: str = field(default="", compare=False)
+    event: str | None = None
+
+
+@dataclass(frozen=True)
+class Emit:
+    """Emit a Socket.IO event to this connection; in a timed push, to each of the endpoint's.
+
+    Attributes:
+        event: The event name.
+        args: Renders to the list of the event's arguments; None for none.
+    """
+
+    event: str
+    args: Template | None = None
     key: str = field(default="", compare=False)
 
 
@@ -228,7 +246,7 @@ class Expect:
     key: str = field(default="", compare=False)
 
 
-Step: TypeAlias = Send | Broadcast | Join | Leave | SetState | Close | Wait | Expect
+Step: TypeAlias = Send | Broadcast | Emit | Join | Leave | SetState | Close | Wait | Expect
 """One thing a rule, timed push, ``on_connect`` or script does."""
 
 
@@ -299,6 +317,8 @@ class Behaviour:
 def _describe_step(step: Step) -> str:
     if isinstance(step, Send):
         return step.verb
+    if isinstance(step, Broadcast) and step.event is not None:
+        return f"broadcast {step.event}" + (" to rooms" if step.rooms is not None else "")
     if isinstance(step, Broadcast):
         if step.rooms is None:
             return "broadcast" if step.include_self else "broadcast (not to the sender)"
@@ -313,6 +333,8 @@ def _describe_step(step: Step) -> str:
         )
     if isinstance(step, Close):
         return f"close {step.code}"
+    if isinstance(step, Emit):
+        return f"emit {step.event}"
     if isinstance(step, Wait):
         return f"{step.verb} {_duration(step.duration)}"
     timeout = f" (timeout {step.timeout:g}s)" if step.timeout is not None else ""

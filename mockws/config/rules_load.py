@@ -32,6 +32,7 @@ from .rules import (
     TimedPush,
     Wait,
 )
+from .socketio import event_name, parse_emit
 from .templates import Template, compile_condition, compile_value
 from .yaml_source import SourceMap
 
@@ -45,6 +46,7 @@ STEP_KEYS = (
     "reply",
     "reply_file",
     "broadcast",
+    "emit",
     "join",
     "leave",
     "set",
@@ -56,8 +58,8 @@ STEP_KEYS = (
 )
 """Every step, as a key of a rule, a timed push or a list item."""
 
-_MESSAGE_STEPS = ("send", "reply", "reply_file", "broadcast")
-_BROADCAST_OPTIONS = ("rooms", "include_self")
+_MESSAGE_STEPS = ("send", "reply", "reply_file", "broadcast", "emit")
+_BROADCAST_OPTIONS = ("rooms", "include_self", "event")
 _CONNECTION_NAMES = frozenset({"conn", "params", "query"})
 # The names templates may use, by where the step runs (the base names come on top).
 _NAMES = {
@@ -276,6 +278,8 @@ def _step(name: str, reader: KeyReader, place: _Place) -> list[Step]:
         return [Send(place.template(_json_file(value, key, place), key), verb=name, key=key)]
     if name == "broadcast":
         return [_broadcast(reader, place)]
+    if name == "emit":
+        return [parse_emit(value, key, place.source, place.template)]
     if name == "close":
         return [_close(value, key, place)]
     if name == "expect":
@@ -329,6 +333,7 @@ def _broadcast(reader: KeyReader, place: _Place) -> Broadcast:
         rooms=rooms,
         include_self=include_self,
         key=key,
+        event=event_name(reader.raw("event"), reader.path("event"), place.source),
     )
 
 

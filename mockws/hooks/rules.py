@@ -219,7 +219,8 @@ class RuleBook:
             if rule.delay is not None:
                 await pause(rule.delay)
             steps = rule.steps
-            if len(steps) == 1 and type(steps[0]) is Send:
+            # The fast path: one send, on a WebSocket connection (a Socket.IO reply is an ack).
+            if len(steps) == 1 and type(steps[0]) is Send and type(conn) is Connection:
                 await conn.send(steps[0].message.render(names))
                 return
             await StepRunner(conn.hub, self.pattern, conn).run(steps, names)

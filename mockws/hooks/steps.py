@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ..config.rules import Broadcast, Close, Expect, Join, Leave, Send, SetState, Step, Wait
+from ..config.rules import Broadcast, Close, Emit, Expect, Join, Leave, Send, SetState, Step, Wait
 from ..config.template_names import Names
 from ..config.templates import Template
 from ..hub.connection import Connection
 from ..hub.hub import Hub
+from ..hub.sio_connection import SioConnection
 from .delay import pause
 
 __all__ = ["ConnNames", "StepRunner", "conn_view", "room_names"]
@@ -135,6 +136,8 @@ class StepRunner:
                 await self._send(step, names)
             elif isinstance(step, Broadcast):
                 await self._broadcast(step, names)
+            elif isinstance(step, Emit):
+                await self._emit(step, names)
             elif isinstance(step, Wait):
                 await pause(step.duration)
             elif isinstance(step, Expect):
@@ -169,7 +172,16 @@ class StepRunner:
 
     async def _send(self, step: Send, names: Names) -> None:
         if self.conn is not None:
-            await self.conn.send(step.message.render(names))
+            message = step.message.render(names)
+            # On a Socket.IO endpoint a reply is the event's acknowledgement.
+            conn = self.conn
+            if (
+                step.verb == "reply"
+                and isinstance(conn, SioConnection)
+                and conn.acknowledge(message)
+            ):
+                return
+            await conn.send(message)
             return
         # A timed push: each connection of the endpoint gets its own render.
         targets = [c for c in self.hub.connections.values() if c.endpoint == self.endpoint]
@@ -185,6 +197,29 @@ class StepRunner:
             rooms = [room for template in step.rooms for room in room_names(template, names)]
         conn = self.conn
         exclude = conn if conn is not None and not step.include_self else None
+        if step.event is not None:
+            namespace = conn.namespace if isinstance(conn, SioConnection) else None
+            await self.hub.emit(
+                step.event,
+                message,
+                rooms=rooms,
+                exclude=exclude,
+                endpoint=None if rooms else self.endpoint,
+                namespace=namespace,
+            )
+            return
         await self.hub.broadcast(
             message, rooms=rooms, exclude=exclude, endpoint=None if rooms else self.endpoint
         )
+
+    async def _emit(self, step: Emit, names: Names) -> None:
+        args: Any = []
+        if step.args is not None:
+            args = step.args.render(names)
+            if not isinstance(args, list):
+                raise step.args.error(f"the arguments must render to a list, got {args!r}")
+        conn = self.conn
+        if conn is None:
+            await self.hub.emit(step.event, *args, endpoint=self.endpoint)
+        elif isinstance(conn, SioConnection):
+            await conn.emit(step.event, *args)

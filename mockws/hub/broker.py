@@ -15,7 +15,7 @@ waiting, and a remote broker queues the message for its own writer task.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = ["Broker", "InProcessBroker", "LocalDelivery", "Publication"]
 
@@ -31,6 +31,11 @@ class Publication:
         endpoint: Only connections of this endpoint pattern; None for any.
         user: Only connections of this user id; None for any.
         exclude: Ids of connections to leave out.
+        event: A Socket.IO event name: the publication is an ``emit`` of
+            ``args`` (``payload`` is then their JSON, for display), and only
+            Socket.IO connections take it.
+        args: The event's arguments.
+        namespace: Only Socket.IO connections of this namespace; None for any.
     """
 
     opcode: int
@@ -39,6 +44,9 @@ class Publication:
     endpoint: str | None = None
     user: str | None = None
     exclude: frozenset[str] = frozenset()
+    event: str | None = None
+    args: tuple[Any, ...] = ()
+    namespace: str | None = None
 
 
 class LocalDelivery(Protocol):

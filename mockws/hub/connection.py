@@ -235,6 +235,10 @@ class Connection:
         """
         return self._write(opcode, payload, frame, False)
 
+    def _write_event(self, event: str, args: tuple[Any, ...], namespace: str | None) -> bool:
+        """Queue a Socket.IO event: a WebSocket connection has none, so it is not reached."""
+        return False
+
     async def broadcast(
         self, data: Any, rooms: str | Iterable[str] | None = None, include_self: bool = False
     ) -> int:

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from ..observe.events import EventBus, RoomJoined, RoomLeft, message_out
+from ..observe.events import EventBus, RoomJoined, RoomLeft, event_out, message_out
 from ..wire.codec import encode_message
-from ..wire.frames import build_frame
+from ..wire.frames import Opcode, build_frame
 from .broker import Broker, InProcessBroker, Publication
 from .connection import Connection
 from .journal import Journal
@@ -177,8 +177,10 @@ class Hub:
         The frame is built once and shared by every recipient that does not
         compress.
         """
-        frame = build_frame(publication.opcode, publication.payload)
+        if publication.event is not None:
+            return self._deliver_event(publication)
         excluded = publication.exclude
+        frame = build_frame(publication.opcode, publication.payload)
         opcode, payload = publication.opcode, publication.payload
         reached = 0
         for conn in self._targets(publication):
@@ -186,6 +188,60 @@ class Hub:
                 continue
             if conn._write(opcode, payload, frame):
                 reached += 1
+        return reached
+
+    def _deliver_event(self, publication: Publication) -> int:
+        event, args, namespace = publication.event, publication.args, publication.namespace
+        assert event is not None
+        excluded = publication.exclude
+        reached = 0
+        for conn in self._targets(publication):
+            if excluded and conn.id in excluded:
+                continue
+            if conn._write_event(event, args, namespace):
+                reached += 1
+        return reached
+
+    async def emit(
+        self,
+        event: str,
+        *args: Any,
+        rooms: str | Iterable[str] | None = None,
+        exclude: Exclude = None,
+        endpoint: str | None = None,
+        namespace: str | None = None,
+    ) -> int:
+        """Emit the Socket.IO event ``event`` with ``args`` to many Socket.IO connections.
+
+        WebSocket connections have no events and are not reached.
+
+        Args:
+            event: The event name.
+            args: Its arguments (what ``json.dumps`` takes, or bytes).
+            rooms: Only members of these rooms (a name or names); None for all.
+            exclude: A connection or id, or several, to leave out.
+            endpoint: Only connections of the endpoint with this pattern.
+            namespace: Only connections of this namespace (``"/"``, ``"/admin"``).
+
+        Returns:
+            How many connections the event was queued for.
+        """
+        room_names = None if rooms is None else (rooms,) if isinstance(rooms, str) else tuple(rooms)
+        publication = Publication(
+            Opcode.TEXT,
+            b"",
+            rooms=room_names,
+            endpoint=endpoint,
+            exclude=_excluded_ids(exclude),
+            event=event,
+            args=args,
+            namespace=namespace,
+        )
+        reached = self.broker.publish(publication)
+        if self.events.wants_messages:
+            self.events.publish(
+                event_out(None, endpoint, event, args, recipients=reached, rooms=room_names)
+            )
         return reached
 
     async def broadcast(

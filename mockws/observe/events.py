@@ -14,6 +14,7 @@ they must be quick: serialise the event and queue it, never wait.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import traceback
@@ -44,6 +45,8 @@ __all__ = [
     "RoomLeft",
     "SpecViolation",
     "Subscriber",
+    "event_in",
+    "event_out",
     "event_to_dict",
     "handler_failed",
     "message_dropped",
@@ -146,6 +149,9 @@ class MessageIn(Event):
         binary: True for a binary message.
         preview: The start of a text message, or of a binary one in hex.
         truncated: True when ``preview`` is not the whole message.
+        event: A Socket.IO event's name (``preview`` then shows its
+            arguments as a JSON list); None for a WebSocket message.
+        ack: True for a Socket.IO acknowledgement (of the event ``event``).
     """
 
     kind: ClassVar[str] = "in"
@@ -155,6 +161,8 @@ class MessageIn(Event):
     binary: bool = False
     preview: str = ""
     truncated: bool = False
+    event: str | None = None
+    ack: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,6 +179,9 @@ class MessageOut(Event):
         recipients: How many connections the message was queued for.
         rooms: A broadcast's room filter, if it had one.
         user: The user id a ``send_to_user`` addressed.
+        event: A Socket.IO event's name (``preview`` then shows its
+            arguments as a JSON list); None for a WebSocket message.
+        ack: True for a Socket.IO acknowledgement (of the event ``event``).
     """
 
     kind: ClassVar[str] = "out"
@@ -183,6 +194,8 @@ class MessageOut(Event):
     recipients: int = 1
     rooms: tuple[str, ...] | None = None
     user: str | None = None
+    event: str | None = None
+    ack: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -480,6 +493,58 @@ def message_out(
         recipients=recipients,
         rooms=rooms,
         user=user,
+    )
+
+
+def _event_args_json(args: tuple[Any, ...] | list[Any]) -> str:
+    def binary(value: object) -> str:
+        if isinstance(value, (bytes, bytearray)):
+            return f"<binary {len(value)} bytes>"
+        return repr(value)
+
+    return json.dumps(list(args), ensure_ascii=False, default=binary)
+
+
+def event_in(
+    conn_id: str, endpoint: str, event: str, args: tuple[Any, ...] | list[Any], *, ack: bool = False
+) -> MessageIn:
+    """Describe a Socket.IO event (or, with ``ack``, an acknowledgement) from a client."""
+    text = _event_args_json(args)
+    shown, truncated = preview(text, False)
+    return MessageIn(
+        conn_id=conn_id,
+        endpoint=endpoint,
+        size=len(text.encode("utf-8")),
+        preview=shown,
+        truncated=truncated,
+        event=event,
+        ack=ack,
+    )
+
+
+def event_out(
+    conn_id: str | None,
+    endpoint: str | None,
+    event: str,
+    args: tuple[Any, ...] | list[Any],
+    *,
+    recipients: int = 1,
+    rooms: tuple[str, ...] | None = None,
+    ack: bool = False,
+) -> MessageOut:
+    """Describe a Socket.IO event (or, with ``ack``, an acknowledgement) queued for clients."""
+    text = _event_args_json(args)
+    shown, truncated = preview(text, False)
+    return MessageOut(
+        conn_id=conn_id,
+        endpoint=endpoint,
+        size=len(text.encode("utf-8")),
+        preview=shown,
+        truncated=truncated,
+        recipients=recipients,
+        rooms=rooms,
+        event=event,
+        ack=ack,
     )
 
 

@@ -14,7 +14,7 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -45,6 +45,9 @@ from .router import Router
 from .session import serve_connection
 from .tls import server_ssl_context
 from .urls import url_host
+
+if TYPE_CHECKING:
+    from .socketio import SocketIoEndpoint, SocketIoServers
 
 __all__ = ["CLOSE_WAIT", "SHUTDOWN_GRACE", "MockServer", "RouteInstaller"]
 
@@ -105,11 +108,19 @@ class MockServer:
         self._path = SysPathLease(config.base_dir)
         self._secret_params: set[str] = set()
         self._home_links: list[tuple[str, str]] = []
+        self._retired_socketio: list[SocketIoEndpoint] = []
+        # Socket.IO endpoints' servers; python-socketio loads only for a config that has one.
+        self._socketio: SocketIoServers | None = None
 
     @property
     def stopping(self) -> bool:
         """True once :meth:`stop` has begun."""
         return self._handshake.stopping
+
+    @property
+    def socketio_servers(self) -> SocketIoServers | None:
+        """The Socket.IO endpoints' servers; None until a config has such an endpoint."""
+        return self._socketio
 
     def add_routes(self, installer: RouteInstaller) -> None:
         """Have ``installer(app)`` add its routes before the catch-all endpoint route.
@@ -137,12 +148,30 @@ class MockServer:
 
     def _install(self, config: Config, endpoints: Iterable[Endpoint], routes: HttpRoutes) -> None:
         endpoints = list(endpoints)
-        router = Router(config.prefix, ((endpoint.pattern, endpoint) for endpoint in endpoints))
+        router = Router(
+            config.prefix, ((endpoint.config.route_pattern, endpoint) for endpoint in endpoints)
+        )
         self.config, self.endpoints, self.router = config, endpoints, router
         self.timer.threshold = config.limits.slow_hook_warning
         # Only ever added to: a request logged after a reload may still carry an old one.
         self._secret_params.update(e.secret_param for e in endpoints if e.secret_param)
         self.http.install(config, routes, self._secret_params | SECRET_QUERY_PARAMS)
+        self._retired_socketio = self._sync_socketio(endpoints)
+
+    def _sync_socketio(self, endpoints: list[Endpoint]) -> list[SocketIoEndpoint]:
+        if self._socketio is None:
+            if not any(endpoint.config.socketio for endpoint in endpoints):
+                return []
+            from .socketio import SocketIoHost, SocketIoServers
+
+            host = SocketIoHost(
+                hub=self.hub,
+                handshake=self._handshake,
+                config=lambda: self.config,
+                next_id=lambda: f"c{next(self._ids)}",
+            )
+            self._socketio = SocketIoServers(host)
+        return self._socketio.sync(endpoints)
 
     async def start(self) -> None:
         """Import the handlers, bind the port and start background tasks.
@@ -243,6 +272,8 @@ class MockServer:
         await asyncio.gather(*(self.background.stop(slot) for slot in plan.stop_background))
         if closes:
             await asyncio.wait(closes, timeout=CLOSE_WAIT)
+        retired, self._retired_socketio = self._retired_socketio, []
+        await asyncio.gather(*(server.shutdown() for server in retired))
         return replace(plan.change, closed=len(doomed), routes=route_change)
 
     def _endpoint(self, pattern: str) -> Endpoint:
@@ -325,8 +356,13 @@ class MockServer:
         return self.config.tls is not None
 
     def url(self, pattern: str) -> str:
-        """Return the full ``ws://`` (``wss://`` with TLS) URL of ``pattern`` on this server."""
+        """Return the full ``ws://`` (``wss://`` with TLS) URL of ``pattern`` on this server.
+
+        A Socket.IO endpoint's is ``http://`` (``https://``): Socket.IO clients start with HTTP.
+        """
         scheme = "wss" if self.secure else "ws"
+        if any(e.pattern == pattern and e.config.socketio for e in self.endpoints):
+            scheme = "https" if self.secure else "http"
         return f"{scheme}://{url_host(self.config.host)}:{self.port}{self.router.prefix}{pattern}"
 
     def http_url(self, path: str = "/") -> str:
@@ -339,28 +375,37 @@ class MockServer:
         return self.http_url(self.http.routes.full_path(route))
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        match = self.router.match(request.path)
-        # An upgrade to an endpoint's path is the endpoint's, whatever the routes say.
-        if match is None or (self.http.routes and not _asks_upgrade(request)):
+        path = request.path
+        match = self.router.match(path)
+        if match is None and len(path) > 1 and path.endswith("/"):
+            # A Socket.IO path may end in "/" (socket.io-client adds one).
+            match = self.router.match(path[:-1])
+            if match is not None and not match.target.config.socketio:
+                match = None
+        socketio = match is not None and match.target.config.socketio
+        # An upgrade to an endpoint's path is the endpoint's, whatever the routes say;
+        # a Socket.IO endpoint's path is its own for every request.
+        if match is None or (self.http.routes and not socketio and not _asks_upgrade(request)):
             answer = await self.http.answer(request)
             if answer is not None:
                 return answer
         if match is None:
-            if (
-                request.path in ("/", self.router.prefix or "/")
-                and "Upgrade" not in request.headers
-            ):
+            if path in ("/", self.router.prefix or "/") and "Upgrade" not in request.headers:
                 return home_page(request, self.router.prefix, self.endpoints, self._home_links)
             if self.http.routes:
                 return self.http.not_found(request, [self.url(e.pattern) for e in self.endpoints])
+            if request.method not in ("GET", "HEAD"):
+                raise web.HTTPMethodNotAllowed(request.method, ["GET"])
             return web.Response(status=404, text=self._not_found_text(request.path))
+        endpoint = match.target
+        if socketio and self._socketio is not None:
+            return await self._socketio.handle(request, endpoint, match.params)
         if request.method not in ("GET", "HEAD"):
             return web.Response(
                 status=405,
                 text=f"{request.path} is a WebSocket endpoint: it takes GET upgrades only.\n",
                 headers={"Allow": "GET"},
             )
-        endpoint = match.target
         refusal = self._handshake.refusal(request, endpoint, self.config, match.params)
         if refusal is not None:
             return refusal
@@ -409,6 +454,8 @@ class MockServer:
                     closing[task].abort()
             if self._sessions:
                 await asyncio.wait(set(self._sessions), timeout=SHUTDOWN_GRACE)
+            if self._socketio is not None:
+                await self._socketio.stop()
             await self.background.stop_all()
             for book in self.books.values():
                 await book.stop()

@@ -69,6 +69,7 @@ async def test_connection_view_describes_one_connection(server: RunningServer) -
         "subprotocol": "chat.v1",
         "remote": "127.0.0.1",
         "faults": None,
+        "protocol": "websocket",
     }
     assert "s3cret" not in json.dumps(view)
 
@@ -137,12 +138,14 @@ async def test_server_view_lists_address_prefix_and_endpoint_urls(server: Runnin
                 "url": f"ws://127.0.0.1:{port}/api/rooms/{{room}}",
                 "handler": "cmd.py",
                 "faults": None,
+                "protocol": "websocket",
             },
             {
                 "pattern": "/secure",
                 "url": f"ws://127.0.0.1:{port}/api/secure",
                 "handler": "cmd.py",
                 "faults": None,
+                "protocol": "websocket",
             },
         ],
         "http": [],

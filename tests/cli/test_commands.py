@@ -104,11 +104,14 @@ def test_check_prints_route_table() -> None:
     """check validates, imports every handler and prints the routes with their hooks."""
     result = CliRunner().invoke(main, ["check", "--config", str(EXAMPLE_CONFIG)])
     assert result.exit_code == 0, result.output
-    assert "4 endpoint(s)" in result.output
+    assert "5 endpoint(s)" in result.output
     assert re.search(
         r"/ws/chat\s+handlers/chat.py\s+\[on_connect, on_message, on_close\]", result.output
     )
     assert re.search(r"/ws/dashboard\s+handlers.dashboard\s+.*background", result.output)
+    assert "/socket.io/          handlers/sio_chat.py  [on_connect, on_close, event 'join'" in (
+        result.output
+    )
     assert "3 HTTP route(s)" in result.output
     assert re.search(r"GET /api/me\s+json, bearer /ws/notifications", result.output)
     assert re.search(r"POST /api/notify/\{user\}\s+empty, send_to_user", result.output)

@@ -31,7 +31,10 @@ def test_example_config_loads_with_defaults() -> None:
         "/ws/dashboard",
         "/ws/games/{game_id}",
         "/ws/notifications",
+        "/socket.io/",
     ]
+    assert config.endpoints[-1].protocol == "socket.io"
+    assert config.endpoints[-1].namespaces == ("/",)
     first = config.endpoints[0]
     assert first.parse_json is True and first.heartbeat is None
     assert first.max_message_size == 1024 * 1024

@@ -246,3 +246,17 @@ def test_http_exchanges_reach_message_subscribers_only() -> None:
     bus.subscribe(connections_only.append, messages=False)
     bus.publish(http_exchange("GET", "/", 204, 0.0))
     assert len(everything) == 1 and connections_only == []
+
+
+def test_socketio_events_describe_name_arguments_and_ack() -> None:
+    """event_in/event_out carry the event name, the arguments as JSON (secrets masked), acks."""
+    from mockws.observe.events import event_in, event_out
+
+    inbound = event_in(
+        "c1", "/socket.io/", "login", ({"user": "ann", "password": "hunter2"}, b"\x00")
+    )
+    assert inbound.event == "login" and not inbound.ack
+    assert "hunter2" not in inbound.preview and "<binary 1 bytes>" in inbound.preview
+    out = event_out("c1", "/socket.io/", "login", ("ok",), ack=True)
+    assert (out.event, out.ack, out.preview, out.recipients) == ("login", True, '["ok"]', 1)
+    assert event_to_dict(out)["event"] == "login"

@@ -260,19 +260,28 @@ function buildRow(event) {
   let search = [event.type, info.who, ...endpointsOf(event), info.text].join(" ");
   if (info.message) {
     const message = info.message;
+    if (message.event) {
+      // A Socket.IO event: its name (or "ack name"), then its arguments.
+      const label = message.ack ? `ack ${message.event}` : message.event;
+      preview.append(el("span", "sio-event", label), " ");
+      search += " " + label;
+    }
     if (message.binary) {
       preview.append(el("span", "binary", `binary ${size(message.size)} · ${message.preview}${message.truncated ? " …" : ""}`));
     } else {
       const parsed = parsedPreview(message);
       if (parsed !== undefined) {
         preview.append(renderJson(parsed, 0));
+        const label = preview.firstChild;
         row.classList.add("has-detail");
         row.addEventListener("click", () => {
           const expanded = row.classList.toggle("expanded");
-          preview.replaceChildren(renderJson(parsed, expanded ? 2 : 0));
+          const body = renderJson(parsed, expanded ? 2 : 0);
+          if (message.event) preview.replaceChildren(label, " ", body);
+          else preview.replaceChildren(body);
         });
       } else {
-        preview.textContent = message.preview + (message.truncated ? " …" : "");
+        preview.append(message.preview + (message.truncated ? " …" : ""));
       }
     }
     search += " " + message.preview;
