@@ -159,6 +159,8 @@ class RuleBook:
                     return False
             except TemplateRenderError as exc:
                 self._report(exc, conn)
+            except Exception:  # noqa: BLE001 - a failed step must not stop the server
+                log.exception("%s: on_connect failed (connection %s)", self.pattern, conn.id)
         if behaviour.script:
             script = Script(conn, behaviour.script, self._env, self._report)
             self._scripts[conn] = script
@@ -225,6 +227,8 @@ class RuleBook:
             await StepRunner(conn.hub, self.pattern, conn).run(steps, names)
         except TemplateRenderError as exc:
             self._report(exc, conn)
+        except Exception:  # noqa: BLE001 - a failed rule must not stop the connection
+            log.exception("%s: %s failed (connection %s)", self.pattern, rule.key, conn.id)
 
     def unmatched(self, conn: Connection, data: Any) -> None:
         """Note a message no rule matched on an endpoint without ``on_message``."""
