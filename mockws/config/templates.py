@@ -47,6 +47,7 @@ never import it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -142,7 +143,8 @@ class Template:
         return bool(other.value == self.value)
 
     def __hash__(self) -> int:
-        return hash((type(self).__name__, repr(self.value)))
+        # Canonical text: equal values (mappings in another key order) hash alike.
+        return hash((type(self).__name__, json.dumps(self.value, sort_keys=True, default=repr)))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.value!r})"

@@ -53,7 +53,15 @@ class _Compiled:
     check: Check
     waits: bool
     plain: bool
+    # The message of a rule that is one send or reply and nothing else (the hot path).
+    only_send: Template | None
     seq: int = 0
+
+
+def _only_send(rule: Rule) -> Template | None:
+    if rule.delay is None and len(rule.steps) == 1 and isinstance(rule.steps[0], Send):
+        return rule.steps[0].message
+    return None
 
 
 def _steps_wait(steps: Sequence[Step]) -> bool:
@@ -126,6 +134,7 @@ class RuleBook:
                 check=compile_matcher(rule.matcher),
                 waits=rule.delay is not None or _steps_wait(rule.steps),
                 plain=_rule_names(rule) <= _PLAIN_NAMES,
+                only_send=_only_send(rule),
                 seq=previous.get(rule, 0),
             )
             compiled.append(item)
@@ -209,7 +218,13 @@ class RuleBook:
                     self._report(exc, conn)
                     return True
             item.seq = seq
-            if item.waits:
+            message = item.only_send
+            if message is not None:
+                try:
+                    await conn.send(message.render(names))
+                except TemplateRenderError as exc:
+                    self._report(exc, conn)
+            elif item.waits:
                 self._spawn(conn, self._run(rule, conn, names), rule.key)
             else:
                 await self._run(rule, conn, names)
@@ -220,11 +235,7 @@ class RuleBook:
         try:
             if rule.delay is not None:
                 await pause(rule.delay)
-            steps = rule.steps
-            if len(steps) == 1 and type(steps[0]) is Send:
-                await conn.send(steps[0].message.render(names))
-                return
-            await StepRunner(conn.hub, self.pattern, conn).run(steps, names)
+            await StepRunner(conn.hub, self.pattern, conn).run(rule.steps, names)
         except TemplateRenderError as exc:
             self._report(exc, conn)
         except Exception:  # noqa: BLE001 - a failed rule must not stop the connection
