@@ -61,6 +61,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BASE_NAMES",
+    "JSON_NAMES",
     "RENDER_TIME_LIMIT",
     "Condition",
     "Names",
@@ -76,6 +77,10 @@ RENDER_TIME_LIMIT = 0.1
 """Seconds one render may take before it stops with an error (see :mod:`.sandbox`)."""
 
 _MARKERS = ("{{", "{%", "{#")
+
+JSON_NAMES = frozenset({"data", "body"})
+"""Names whose values are JSON data already (a parsed message, a request body):
+``{{ data }}`` and ``{{ data.a.b }}`` give them as they are, without a walk."""
 
 
 def has_template(value: object) -> bool:
@@ -219,7 +224,12 @@ class _Path(Template):
                 if isinstance(found, Undefined):
                     raise self.error(f"{_describe(value)} has no attribute {attribute!r}")
                 value = found
-        return _native(value, self)
+        if self._root in JSON_NAMES:
+            return value
+        try:
+            return _native(value, self)
+        except RecursionError:
+            raise self.error("the value is nested too deeply") from None
 
 
 class _Jinja(Template):

@@ -229,6 +229,8 @@ class RuleBook:
                     await conn.send(message.render(names))
                 except TemplateRenderError as exc:
                     self._report(exc, conn)
+                except Exception:  # noqa: BLE001 - a failed rule must not stop the connection
+                    log.exception("%s: %s failed (connection %s)", self.pattern, rule.key, conn.id)
             elif item.waits:
                 self._spawn(conn, self._run(rule, conn, names), rule.key)
             else:
