@@ -23,6 +23,8 @@ AsyncAPI and Socket.IO endpoints alike:
   overrides :meth:`Names.compute`.
 - Every failure while rendering raises :class:`~mockws.errors.TemplateRenderError`
   with the template's file, line and key.
+- :data:`JSON_NAMES` (``data``, ``body``): names whose values are parsed JSON
+  already; ``{{ data }}`` returns them without checking every value.
 
 Rules of rendering:
 
