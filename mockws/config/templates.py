@@ -226,7 +226,8 @@ class _Path(Template):
                 if isinstance(found, Undefined):
                     raise self.error(f"{_describe(value)} has no attribute {attribute!r}")
                 value = found
-        if self._root in JSON_NAMES:
+        if self._root in JSON_NAMES and type(value) in _JSON_TYPES:
+            # What a JSON value holds is JSON too; a method (data.a.upper) is not.
             return value
         try:
             return _native(value, self)
@@ -321,6 +322,7 @@ def _native(value: Any, template: Template) -> Any:
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
+_JSON_TYPES = _PLAIN | {dict, list, bytes}
 
 
 class Condition:
