@@ -278,12 +278,14 @@ class Behaviour:
         rules: Tried in order for each message, before the handler's ``on_message``.
         every: Timed pushes.
         script: Steps run for each connection, beside its messages.
+        source_file: The config file, for log lines.
     """
 
     on_connect: tuple[Step, ...] = ()
     rules: tuple[Rule, ...] = ()
     every: tuple[TimedPush, ...] = ()
     script: tuple[Step, ...] = ()
+    source_file: str | None = field(default=None, compare=False)
 
     def __bool__(self) -> bool:
         return bool(self.on_connect or self.rules or self.every or self.script)

@@ -131,6 +131,7 @@ def parse_behaviour(section: KeyReader, base_dir: Path) -> Behaviour | None:
             for key, item in _items(section.raw("every"), section.path("every"), source)
         ),
         script=_step_list(section.raw("script"), section.path("script"), place("script")),
+        source_file=str(source.file) if source.file is not None else None,
     )
     return behaviour
 
