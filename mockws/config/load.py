@@ -30,7 +30,9 @@ from .patterns import (
     compile_pattern,
     normalize_prefix,
 )
+from .rules_load import BEHAVIOUR_KEYS as RULE_KEYS
 from .rules_load import parse_behaviour
+from .template_names import environment_subset
 from .yaml_source import SourceMap, load_yaml
 
 __all__ = [
@@ -68,19 +70,13 @@ ENDPOINT_KEYS = (
     "parse_json",
     "authenticate",
     "limits",
-    "on_connect",
-    "rules",
-    "every",
-    "script",
+    *RULE_KEYS,
 )
 # The endpoint keys that give it something to do; an endpoint needs at least one.
 # A feature that makes an endpoint useful on its own adds its key here.
 BEHAVIOUR_KEYS = (
     "handler",
-    "rules",
-    "on_connect",
-    "every",
-    "script",
+    *RULE_KEYS,
 )
 _JWT_KEYS = (
     "secret",
@@ -163,7 +159,9 @@ def _parse_authenticate(section: KeyReader, base_dir: Path) -> JwtConfig | Authe
     return result
 
 
-def _parse_endpoint(data: object, key: str, source: SourceMap, base_dir: Path) -> EndpointConfig:
+def _parse_endpoint(
+    data: object, key: str, source: SourceMap, base_dir: Path, env: dict[str, str]
+) -> EndpointConfig:
     section = KeyReader(data, key, source)
     pattern = section.string("pattern", required=True)
     assert pattern is not None
@@ -187,7 +185,7 @@ def _parse_endpoint(data: object, key: str, source: SourceMap, base_dir: Path) -
         parse_json=section.boolean("parse_json", True),
         authenticate=_parse_authenticate(section, base_dir),
         limits=parse_endpoint_limits(section),
-        behaviour=parse_behaviour(section, base_dir),
+        behaviour=parse_behaviour(section, base_dir, env),
     )
     section.finish(ENDPOINT_KEYS)
     return endpoint
@@ -241,8 +239,10 @@ def config_from_mapping(
         raise top.error(
             "endpoints", f"expected a list of endpoints, got {describe_value(endpoints_data)}"
         )
+    template_env = top.string_list("template_env") or ()
+    env = environment_subset(template_env)
     endpoints = tuple(
-        _parse_endpoint(item, f"endpoints[{index}]", source_map, base_dir)
+        _parse_endpoint(item, f"endpoints[{index}]", source_map, base_dir, env)
         for index, item in enumerate(endpoints_data)
     )
     _check_duplicates(endpoints, source_map)
@@ -255,7 +255,7 @@ def config_from_mapping(
         allowed_origins=top.string_list("allowed_origins"),
         admin_token=_admin_token(top),
         limits=parse_server_limits(top),
-        template_env=top.string_list("template_env") or (),
+        template_env=template_env,
         source=source,
         base_dir=base_dir,
         source_map=source_map,

@@ -278,6 +278,7 @@ class Behaviour:
         rules: Tried in order for each message, before the handler's ``on_message``.
         every: Timed pushes.
         script: Steps run for each connection, beside its messages.
+        env: The variables ``env`` shows templates (``template_env``), read at load.
         source_file: The config file, for log lines.
     """
 
@@ -285,6 +286,7 @@ class Behaviour:
     rules: tuple[Rule, ...] = ()
     every: tuple[TimedPush, ...] = ()
     script: tuple[Step, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
     source_file: str | None = field(default=None, compare=False)
 
     def __bool__(self) -> bool:

@@ -38,7 +38,7 @@ from .yaml_source import SourceMap
 __all__ = ["BEHAVIOUR_KEYS", "STEP_KEYS", "parse_behaviour"]
 
 BEHAVIOUR_KEYS = ("rules", "on_connect", "every", "script")
-"""The endpoint keys this module reads (listed in load's ENDPOINT_KEYS and BEHAVIOUR_KEYS too)."""
+"""The endpoint keys this module reads."""
 
 STEP_KEYS = (
     "send",
@@ -101,12 +101,13 @@ class _Place:
             )
 
 
-def parse_behaviour(section: KeyReader, base_dir: Path) -> Behaviour | None:
+def parse_behaviour(section: KeyReader, base_dir: Path, env: Mapping[str, str]) -> Behaviour | None:
     """Read an endpoint's declarative keys; None when it has none of them.
 
     Args:
         section: The endpoint's mapping.
         base_dir: The folder ``reply_file`` paths resolve against.
+        env: The variables that the top-level ``template_env`` lets templates read.
 
     Raises:
         ConfigError: Any mistake, at its file, line and key.
@@ -131,6 +132,7 @@ def parse_behaviour(section: KeyReader, base_dir: Path) -> Behaviour | None:
             for key, item in _items(section.raw("every"), section.path("every"), source)
         ),
         script=_step_list(section.raw("script"), section.path("script"), place("script")),
+        env=tuple(sorted(env.items())),
         source_file=str(source.file) if source.file is not None else None,
     )
     return behaviour

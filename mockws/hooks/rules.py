@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,15 +120,10 @@ class RuleBook:
 
     # -- configuration ---------------------------------------------------------------
 
-    def install(self, behaviour: Behaviour | None, env: Mapping[str, str] | None = None) -> None:
+    def install(self, behaviour: Behaviour | None) -> None:
         """Serve ``behaviour`` from now on (None: the endpoint declares nothing).
 
         Rules that did not change keep their ``seq``; timers likewise.
-
-        Args:
-            behaviour: The endpoint's declarative keys.
-            env: What ``env`` shows templates: the config's ``template_env``
-                variables (see :func:`~mockws.config.template_names.environment_subset`).
         """
         behaviour = behaviour or Behaviour()
         previous = {item.rule: item.seq for item in self._index.rules}
@@ -144,7 +139,7 @@ class RuleBook:
             )
             compiled.append(item)
         self._index = RuleIndex([(item.rule.matcher, item) for item in compiled])
-        self._env = dict(env or {})
+        self._env = dict(behaviour.env)
         self.behaviour = behaviour
         self._unmatched_logged = False
         hub = next(iter(self._connections)).hub if self._connections else None

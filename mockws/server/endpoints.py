@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from ..auth.base import Authenticator
 from ..auth.build import build_authenticator
 from ..config.model import Config, EndpointConfig, JwtConfig
-from ..config.template_names import environment_subset
 from ..errors import HandlerError, MockwsError
 from ..hooks.loader import NO_HANDLER, HandlerSlot, load_handler
 from ..hooks.pipeline import Stage, handler_stage
@@ -120,12 +119,10 @@ def load_endpoints(
         if endpoint_config.behaviour is not None:
             book = books.setdefault(endpoint_config.pattern, RuleBook(endpoint_config.pattern))
         endpoints.append(Endpoint(endpoint_config, slot, auth, rules=book))
-    # Nothing can fail from here on: swap the new rules in. The variables
-    # templates may read are read now, as the config (re)loads.
-    env = environment_subset(config.template_env)
+    # Nothing can fail from here on: swap the new rules in.
     for endpoint in endpoints:
         if endpoint.rules is not None:
-            endpoint.rules.install(endpoint.config.behaviour, env)
+            endpoint.rules.install(endpoint.config.behaviour)
     return endpoints
 
 

@@ -291,10 +291,18 @@ def test_describe_behaviour_lists_each_rule_with_its_line(write: WriteFile) -> N
     assert lines[-1] == 'script: send, expect {"type": "ready"} (timeout 5s), wait 0.5s'
 
 
-def test_template_env_lists_the_variable_names(write: WriteFile) -> None:
-    """template_env is a top-level list of names (the values are read as endpoints load)."""
-    config = load_config(write("dev.yaml", "template_env: [A, B]\n" + rule_config("- reply: x\n")))
-    assert config.template_env == ("A", "B")
+def test_template_env_is_read_at_load_and_only_the_listed_names(
+    write: WriteFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """template_env lists what env shows; the values are read when the config loads."""
+    monkeypatch.setenv("MOCKWS_LISTED", "1")
+    monkeypatch.setenv("MOCKWS_OTHER", "2")
+    config = load_config(
+        write("dev.yaml", "template_env: [MOCKWS_LISTED]\n" + rule_config("- reply: x\n"))
+    )
+    behaviour = config.endpoints[0].behaviour
+    assert config.template_env == ("MOCKWS_LISTED",)
+    assert behaviour is not None and behaviour.env == (("MOCKWS_LISTED", "1"),)
 
 
 def test_paths_resolve_against_the_config_folder(write: WriteFile, project: Path) -> None:
