@@ -189,3 +189,22 @@ async def test_socketio_chat_rooms_acks_and_refusal(server: RunningServer) -> No
     nameless = SioClient()
     with pytest.raises(socketio.exceptions.ConnectionError):
         await nameless.connect(url)
+
+
+async def test_the_yaml_only_endpoint(server: RunningServer) -> None:
+    """/ws/live: ping/pong, a typing indicator for the others, a ticker for subscribers."""
+    ann = await server.connect("/ws/live")
+    bob = await server.connect("/ws/live")
+    ann_id = (await ann.receive_json())["id"]
+    assert (await bob.receive_json())["type"] == "welcome"
+    await ann.send({"type": "ping"})
+    pong = await ann.receive_json()
+    assert pong["type"] == "pong" and pong["at"].endswith("Z")
+    await ann.send({"type": "typing"})
+    assert await bob.receive_json() == {"type": "typing", "from": ann_id}
+    assert await silent(ann)
+    await bob.send({"type": "subscribe"})
+    assert await bob.receive_json() == {"type": "subscribed", "channel": "prices"}
+    tick = await bob.receive_json(timeout=3)
+    assert tick["type"] == "tick" and tick["n"] >= 1 and 100 <= tick["price"] < 200
+    assert await silent(ann, 1.2)  # not subscribed: no ticks

@@ -234,12 +234,13 @@ async def _serve(config: Config, log_messages: bool = False) -> None:
 
 @main.command()
 @click.argument("folder", default=".", type=click.Path(file_okay=False, path_type=Path))
-def init(folder: Path) -> None:
+@click.option("--rules", is_flag=True, help="Write a starter that uses only YAML rules, no Python.")
+def init(folder: Path, rules: bool) -> None:
     """Write a starter mockws.yaml and handlers/app.py into FOLDER (default: here)."""
     from .init import write_starter  # loads only for this command (startup)
 
     try:
-        written = write_starter(folder)
+        written = write_starter(folder, rules=rules)
     except MockwsError as exc:
         _fail(exc)
     for path in written:

@@ -7,7 +7,7 @@ from pathlib import Path
 from ..config.load import DEFAULT_CONFIG_NAMES
 from ..errors import InitError
 
-__all__ = ["STARTER_FILES", "write_starter"]
+__all__ = ["RULES_STARTER_FILES", "STARTER_FILES", "write_starter"]
 
 STARTER_CONFIG = """\
 # mockws config, written by `mockws init`.
@@ -61,9 +61,44 @@ async def on_close(conn, code, reason):
 
 STARTER_FILES = {"mockws.yaml": STARTER_CONFIG, "handlers/app.py": STARTER_HANDLER}
 
+RULES_STARTER_CONFIG = """\
+# mockws config, written by `mockws init --rules`: no Python needed (docs/rules.md).
+#   mockws check    validate it and list the rules
+#   mockws serve    serve it (edits apply when you save)
+host: 127.0.0.1
+port: 8765
+endpoints:
+  - pattern: /ws                  # ws://127.0.0.1:8765/ws
+    on_connect:                   # steps run for each new connection
+      - send: {type: welcome, id: "{{ conn.id }}"}
+    rules:                        # the first rule that matches a message answers it
+      - match: {type: ping}
+        reply: {type: pong, at: "{{ now }}"}
+      - match: {type: join}       # {"type": "join", "room": "lobby"}
+        join: "{{ data.room }}"
+        reply: {type: joined, room: "{{ data.room }}"}
+      - match: {type: say}        # {"type": "say", "room": "lobby", "text": "hi"}
+        broadcast: {type: said, from: "{{ conn.id }}", text: "{{ data.text }}"}
+        rooms: ["{{ data.room }}"]
+        include_self: false
+      - match: {type: slow}
+        delay: [200ms, 800ms]     # answer after a random 200-800 ms
+        reply: {type: slow, echo: "{{ data }}"}
+      - reply: {type: echo, data: "{{ data }}"}   # no match: anything else
+    every:                        # runs only while someone is connected
+      - interval: 5s
+        broadcast: {type: tick, n: "{{ seq }}", at: "{{ now }}"}
+"""
 
-def write_starter(folder: Path) -> list[Path]:
+RULES_STARTER_FILES = {"mockws.yaml": RULES_STARTER_CONFIG}
+
+
+def write_starter(folder: Path, *, rules: bool = False) -> list[Path]:
     """Write the starter config and handler into ``folder`` (created if missing).
+
+    Args:
+        folder: Where to write.
+        rules: Write a config that uses only YAML rules, and no handler.
 
     Returns:
         The files written, in order.
@@ -72,9 +107,10 @@ def write_starter(folder: Path) -> list[Path]:
         InitError: A starter file or another mockws config already exists
             there; nothing is written.
     """
+    files = RULES_STARTER_FILES if rules else STARTER_FILES
     existing = [
         folder / name
-        for name in dict.fromkeys((*DEFAULT_CONFIG_NAMES, *STARTER_FILES))
+        for name in dict.fromkeys((*DEFAULT_CONFIG_NAMES, *files))
         if (folder / name).exists()
     ]
     if existing:
@@ -86,7 +122,7 @@ def write_starter(folder: Path) -> list[Path]:
     if folder.exists() and not folder.is_dir():
         raise InitError(f"{folder} is not a folder")
     written = []
-    for name, text in STARTER_FILES.items():
+    for name, text in files.items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("x", encoding="utf-8") as file:

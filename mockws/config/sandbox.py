@@ -179,15 +179,17 @@ def guard_loops(tree: nodes.Template) -> nodes.Template:
 
 
 def private_name(tree: nodes.Template) -> tuple[str, int] | None:
-    """Return the first name, attribute or key written with a leading ``_``, and its line."""
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Name)):
+    """Return the first attribute or key written with a leading ``_``, and its line.
+
+    Variable names may start with ``_`` (``{% for _ in ... %}``): templates
+    only see the names they are given.
+    """
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         name: object = None
         if isinstance(node, nodes.Getattr):
             name = node.attr
-        elif isinstance(node, nodes.Getitem):
-            name = node.arg.value if isinstance(node.arg, nodes.Const) else None
-        elif isinstance(node, nodes.Name):
-            name = node.name
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            name = node.arg.value
         if isinstance(name, str) and name.startswith("_"):
             return name, node.lineno
     return None

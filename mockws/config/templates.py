@@ -23,6 +23,8 @@ AsyncAPI and Socket.IO endpoints alike:
   overrides :meth:`Names.compute`.
 - Every failure while rendering raises :class:`~mockws.errors.TemplateRenderError`
   with the template's file, line and key.
+- :data:`JSON_NAMES` (``data``, ``body``): names whose values are parsed JSON
+  already; ``{{ data }}`` returns them without checking every value.
 
 Rules of rendering:
 
@@ -47,6 +49,7 @@ never import it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +63,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BASE_NAMES",
+    "JSON_NAMES",
     "RENDER_TIME_LIMIT",
     "Condition",
     "Names",
@@ -75,6 +79,10 @@ RENDER_TIME_LIMIT = 0.1
 """Seconds one render may take before it stops with an error (see :mod:`.sandbox`)."""
 
 _MARKERS = ("{{", "{%", "{#")
+
+JSON_NAMES = frozenset({"data", "body"})
+"""Names whose values are JSON data already (a parsed message, a request body):
+``{{ data }}`` and ``{{ data.a.b }}`` give them as they are, without a walk."""
 
 
 def has_template(value: object) -> bool:
@@ -142,7 +150,8 @@ class Template:
         return bool(other.value == self.value)
 
     def __hash__(self) -> int:
-        return hash((type(self).__name__, repr(self.value)))
+        # Canonical text: equal values (mappings in another key order) hash alike.
+        return hash((type(self).__name__, json.dumps(self.value, sort_keys=True, default=repr)))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.value!r})"
@@ -217,7 +226,13 @@ class _Path(Template):
                 if isinstance(found, Undefined):
                     raise self.error(f"{_describe(value)} has no attribute {attribute!r}")
                 value = found
-        return _native(value, self)
+        if self._root in JSON_NAMES and type(value) in _JSON_TYPES:
+            # What a JSON value holds is JSON too; a method (data.a.upper) is not.
+            return value
+        try:
+            return _native(value, self)
+        except RecursionError:
+            raise self.error("the value is nested too deeply") from None
 
 
 class _Jinja(Template):
@@ -307,6 +322,7 @@ def _native(value: Any, template: Template) -> Any:
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
+_JSON_TYPES = _PLAIN | {dict, list, bytes}
 
 
 class Condition:

@@ -7,4 +7,9 @@
 - :mod:`~mockws.hooks.pipeline`: per-endpoint stages a message passes through,
   ending with the handler's ``on_message``. Declarative rules, faults,
   validation and proxying slot in as stages.
+- :mod:`~mockws.hooks.rules`: declarative endpoints at run time (the rules
+  stage, ``on_connect`` steps, scripts, timers), one ``RuleBook`` per pattern;
+  with :mod:`~mockws.hooks.matchers`, :mod:`~mockws.hooks.steps`,
+  :mod:`~mockws.hooks.scripts`, :mod:`~mockws.hooks.timed` and
+  :mod:`~mockws.hooks.delay` (the one way to wait, with jitter).
 """

@@ -2,10 +2,10 @@
 
 :func:`compile_matcher` turns a :class:`~mockws.config.rules.Matcher` into
 one function of the message. :class:`RuleIndex` finds the first rule that
-matches without trying every rule: it picks the field that most rules
-compare with a constant (``type``, usually) and keeps, for each value, the
-rules that could still match, in order; fifty ``match: {type: ...}`` rules
-cost one dict lookup, not fifty comparisons.
+matches without trying every rule: it picks the field most rules look at
+(``type``, usually) and works out once, for each value of it, which rules
+could still match, in order; fifty ``match: {type: ...}`` rules (constants,
+regexes or ``one_of``) then cost one dict lookup, not fifty comparisons.
 """
 
 from __future__ import annotations
@@ -124,16 +124,12 @@ def compile_matcher(matcher: Matcher) -> Check:
     return lambda data: all(check(data) for check in parts)
 
 
-def _constant_fields(matcher: Matcher) -> dict[str, Any]:
-    """The top-level fields the matcher compares with a scalar constant."""
+def _field_patterns(matcher: Matcher) -> dict[str, Pattern]:
+    """The top-level fields of the matcher's JSON subset, with their patterns."""
     pattern = matcher.fields
     if not isinstance(pattern, Fields):
         return {}
-    return {
-        name: item.value
-        for name, item in pattern.items
-        if isinstance(item, Equals) and isinstance(item.value, _SCALARS)
-    }
+    return dict(pattern.items)
 
 
 class RuleIndex(Generic[T]):
@@ -141,37 +137,40 @@ class RuleIndex(Generic[T]):
 
     Args:
         entries: ``(matcher, rule)`` pairs in config order.
+        cache_size: How many distinct values of the field to remember.
 
-    The field chosen is the one most matchers compare with a constant. A
-    rule that compares it with another value cannot match, so it is left out
-    of that value's list; rules that do not look at the field are in every
-    list. Candidates are then checked in full, so the index never changes
-    which rule wins.
+    The field chosen is the one most matchers look at (``type``, usually).
+    For a value of it, the candidates are the rules whose pattern for that
+    field accepts the value (a constant, a regex, ``one_of``), and the rules
+    that do not look at the field; each value's list is worked out once and
+    remembered (a bounded cache: values a client makes up cannot grow it
+    without end). Candidates are then checked in full, so the index never
+    changes which rule wins.
     """
 
-    def __init__(self, entries: Sequence[tuple[Matcher, T]]) -> None:
+    def __init__(self, entries: Sequence[tuple[Matcher, T]], cache_size: int = 1024) -> None:
         self.rules: tuple[T, ...] = tuple(rule for _, rule in entries)
-        counts: Counter[str] = Counter()
-        constants = [_constant_fields(matcher) for matcher, _ in entries]
-        for fields in constants:
-            counts.update(fields.keys())
         self.field: str | None = None
-        self._by_value: dict[Any, tuple[T, ...]] = {}
+        self._cache: dict[tuple[type, Any], tuple[T, ...]] = {}
+        self._cache_size = cache_size
+        fields = [_field_patterns(matcher) for matcher, _ in entries]
+        counts: Counter[str] = Counter()
+        for one in fields:
+            counts.update(one.keys())
         if not counts or counts.most_common(1)[0][1] < 2:
             self._without = self.rules
+            self._checks: tuple[tuple[T, Check | None], ...] = ()
             return
         name = self.field = counts.most_common(1)[0][0]
-        values = {fields[name] for fields in constants if name in fields}
-        for value in values:
-            self._by_value[value] = tuple(
-                rule
-                for fields, (_, rule) in zip(constants, entries, strict=True)
-                if fields.get(name, value) == value
-            )
-        # A message without the field (or with another value) can only match these.
-        self._without = tuple(
-            rule for fields, (_, rule) in zip(constants, entries, strict=True) if name not in fields
+        self._checks = tuple(
+            (rule, compile_pattern(one[name]) if name in one else None)
+            for one, (_, rule) in zip(fields, entries, strict=True)
         )
+        # A message without the field can only match these.
+        self._without = tuple(rule for rule, check in self._checks if check is None)
+
+    def _accepting(self, value: Any) -> tuple[T, ...]:
+        return tuple(rule for rule, check in self._checks if check is None or check(value))
 
     def candidates(self, data: Any) -> tuple[T, ...]:
         """Return the rules that may match ``data``, in config order."""
@@ -182,7 +181,15 @@ class RuleIndex(Generic[T]):
         value = data.get(self.field, _MISSING)
         if value is _MISSING:
             return self._without
-        try:
-            return self._by_value.get(value, self._without)
-        except TypeError:  # an unhashable value equals no scalar constant
-            return self._without
+        kind = type(value)
+        if kind not in _SCALARS:
+            return self._accepting(value)
+        # Keyed by type too: 1, 1.0 and true are equal keys but match differently.
+        key = (kind, value)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._accepting(value)
+            if len(self._cache) >= self._cache_size:
+                self._cache.clear()
+            self._cache[key] = found
+        return found

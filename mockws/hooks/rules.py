@@ -53,7 +53,15 @@ class _Compiled:
     check: Check
     waits: bool
     plain: bool
+    # The message of a rule that is one send or reply and nothing else (the hot path).
+    only_send: Template | None
     seq: int = 0
+
+
+def _only_send(rule: Rule) -> Template | None:
+    if rule.delay is None and len(rule.steps) == 1 and isinstance(rule.steps[0], Send):
+        return rule.steps[0].message
+    return None
 
 
 def _steps_wait(steps: Sequence[Step]) -> bool:
@@ -126,6 +134,7 @@ class RuleBook:
                 check=compile_matcher(rule.matcher),
                 waits=rule.delay is not None or _steps_wait(rule.steps),
                 plain=_rule_names(rule) <= _PLAIN_NAMES,
+                only_send=_only_send(rule),
                 seq=previous.get(rule, 0),
             )
             compiled.append(item)
@@ -159,6 +168,8 @@ class RuleBook:
                     return False
             except TemplateRenderError as exc:
                 self._report(exc, conn)
+            except Exception:  # noqa: BLE001 - a failed step must not stop the server
+                log.exception("%s: on_connect failed (connection %s)", self.pattern, conn.id)
         if behaviour.script:
             script = Script(conn, behaviour.script, self._env, self._report)
             self._scripts[conn] = script
@@ -207,7 +218,16 @@ class RuleBook:
                     self._report(exc, conn)
                     return True
             item.seq = seq
-            if item.waits:
+            message = item.only_send
+            # The hot path is for WebSocket connections: a Socket.IO reply is an ack.
+            if message is not None and type(conn) is Connection:
+                try:
+                    await conn.send(message.render(names))
+                except TemplateRenderError as exc:
+                    self._report(exc, conn)
+                except Exception:  # noqa: BLE001 - a failed rule must not stop the connection
+                    log.exception("%s: %s failed (connection %s)", self.pattern, rule.key, conn.id)
+            elif item.waits:
                 self._spawn(conn, self._run(rule, conn, names), rule.key)
             else:
                 await self._run(rule, conn, names)
@@ -218,14 +238,11 @@ class RuleBook:
         try:
             if rule.delay is not None:
                 await pause(rule.delay)
-            steps = rule.steps
-            # The fast path: one send, on a WebSocket connection (a Socket.IO reply is an ack).
-            if len(steps) == 1 and type(steps[0]) is Send and type(conn) is Connection:
-                await conn.send(steps[0].message.render(names))
-                return
-            await StepRunner(conn.hub, self.pattern, conn).run(steps, names)
+            await StepRunner(conn.hub, self.pattern, conn).run(rule.steps, names)
         except TemplateRenderError as exc:
             self._report(exc, conn)
+        except Exception:  # noqa: BLE001 - a failed rule must not stop the connection
+            log.exception("%s: %s failed (connection %s)", self.pattern, rule.key, conn.id)
 
     def unmatched(self, conn: Connection, data: Any) -> None:
         """Note a message no rule matched on an endpoint without ``on_message``."""

@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..config.rules import Expect, Step
-from ..config.template_names import Names
 from ..config.templates import Condition
 from ..errors import TemplateRenderError
 from ..hub.connection import Connection
@@ -80,7 +79,7 @@ class Script(StepRunner):
             future.set_result(data)
         return True
 
-    async def expect(self, step: Expect, names: Names) -> bool:
+    async def expect(self, step: Expect, names: Mapping[str, Any]) -> bool:
         """Wait for a matching message; on timeout run ``else`` and end the script."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiting = (compile_matcher(step.matcher), step.when, future)
@@ -95,6 +94,6 @@ class Script(StepRunner):
             return False
         return True
 
-    def after_expect(self, names: Names) -> Names:
+    def after_expect(self, names: Mapping[str, Any]) -> Mapping[str, Any]:
         """The steps after an ``expect`` see the message it took as ``data``."""
         return ConnNames(self._conn, self._env, data=self._data)

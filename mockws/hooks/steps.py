@@ -87,7 +87,7 @@ class ConnNames(Names):
         return super().compute(key)
 
 
-def room_names(template: Template, names: Names) -> list[str]:
+def room_names(template: Template, names: Mapping[str, Any]) -> list[str]:
     """Render a room name, or a list of them, into strings.
 
     Raises:
@@ -118,8 +118,11 @@ class StepRunner:
         self.endpoint = endpoint
         self.conn = conn
 
-    async def run(self, steps: Sequence[Step], names: Names) -> bool:
+    async def run(self, steps: Sequence[Step], names: Mapping[str, Any]) -> bool:
         """Run ``steps`` in order.
+
+        ``names`` is a :class:`ConnNames`, or a plain dict when the steps'
+        templates read only ``data`` and ``seq``.
 
         Returns:
             False when a step closed the connection (or it is closed), so
@@ -162,15 +165,15 @@ class StepRunner:
                     return False
         return True
 
-    async def expect(self, step: Expect, names: Names) -> bool:
+    async def expect(self, step: Expect, names: Mapping[str, Any]) -> bool:
         """Wait for a message (scripts only); return False to end the steps."""
         raise NotImplementedError("expect runs in scripts")
 
-    def after_expect(self, names: Names) -> Names:
+    def after_expect(self, names: Mapping[str, Any]) -> Mapping[str, Any]:
         """The names for the steps after an ``expect`` (the script gives ``data``)."""
         return names
 
-    async def _send(self, step: Send, names: Names) -> None:
+    async def _send(self, step: Send, names: Mapping[str, Any]) -> None:
         if self.conn is not None:
             message = step.message.render(names)
             # On a Socket.IO endpoint a reply is the event's acknowledgement.
@@ -187,10 +190,11 @@ class StepRunner:
         targets = [c for c in self.hub.connections.values() if c.endpoint == self.endpoint]
         for target in targets:
             if not target.closed:
-                per_conn = ConnNames(target, names.env, seq=names.get("seq"))
+                env = names.env if isinstance(names, Names) else {}
+                per_conn = ConnNames(target, env, seq=names.get("seq"))
                 await target.send(step.message.render(per_conn))
 
-    async def _broadcast(self, step: Broadcast, names: Names) -> None:
+    async def _broadcast(self, step: Broadcast, names: Mapping[str, Any]) -> None:
         message = step.message.render(names)
         rooms = None
         if step.rooms is not None:
@@ -212,7 +216,7 @@ class StepRunner:
             message, rooms=rooms, exclude=exclude, endpoint=None if rooms else self.endpoint
         )
 
-    async def _emit(self, step: Emit, names: Names) -> None:
+    async def _emit(self, step: Emit, names: Mapping[str, Any]) -> None:
         args: Any = []
         if step.args is not None:
             args = step.args.render(names)

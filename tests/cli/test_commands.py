@@ -30,6 +30,7 @@ async def test_serve_prints_urls_serves_and_exits_cleanly_on_sigint() -> None:
             f"ws://127.0.0.1:{port}/ws/chat",
             f"ws://127.0.0.1:{port}/ws/dashboard",
             f"ws://127.0.0.1:{port}/ws/games/{{game_id}}",
+            f"ws://127.0.0.1:{port}/ws/live",
             f"ws://127.0.0.1:{port}/ws/notifications",
         ]
         routes = [line.split(" -> ")[0] for line in lines if "http://" in line and "/api/" in line]
@@ -104,7 +105,7 @@ def test_check_prints_route_table() -> None:
     """check validates, imports every handler and prints the routes with their hooks."""
     result = CliRunner().invoke(main, ["check", "--config", str(EXAMPLE_CONFIG)])
     assert result.exit_code == 0, result.output
-    assert "5 endpoint(s)" in result.output
+    assert "6 endpoint(s)" in result.output
     assert re.search(
         r"/ws/chat\s+handlers/chat.py\s+\[on_connect, on_message, on_close\]", result.output
     )
@@ -128,6 +129,22 @@ def test_check_reports_a_route_handler_without_its_function(write: WriteFile) ->
     result = CliRunner().invoke(main, ["check", "--config", str(config)])
     assert result.exit_code == 2
     assert "dev.yaml:6: http[0].handler: api.py has no function 'logon'" in result.output
+
+
+def test_check_prints_the_rules_of_each_endpoint() -> None:
+    """check lists on_connect, each rule with its file:line, the timed pushes and the script."""
+    result = CliRunner().invoke(main, ["check", "--config", str(EXAMPLE_CONFIG)])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"/ws/live\s+\(no handler\)\s+\[no hooks\]", result.output)
+    lines = result.output.splitlines()
+    start = next(i for i, line in enumerate(lines) if "/ws/live" in line)
+    shown = [line.strip() for line in lines[start + 1 : start + 7]]
+    assert shown[0] == "on_connect: send"
+    assert shown[1] == "rules (first match wins):"
+    assert re.fullmatch(r'1\. config\.example\.yaml:\d+  \{"type": "ping"\} -> reply', shown[2])
+    assert shown[3].endswith('{"type": "typing"} -> broadcast (not to the sender)')
+    assert shown[4].endswith('{"type": "subscribe"} -> join prices, reply')
+    assert re.fullmatch(r"every 1s \(config\.example\.yaml:\d+\): broadcast to prices", shown[5])
 
 
 def test_check_reports_broken_handler_with_exit_2(write: WriteFile) -> None:

@@ -68,6 +68,7 @@ def test_path_is_dotted_below_the_top_level() -> None:
     """Key paths are the bare name at the top level and dotted inside a section."""
     assert top("a: 1\n").path("a") == "a"
     assert section("section:\n  a: 1\n").path("a") == "section.a"
+    assert top("a: 1\n").key == "" and section("section:\n  a: 1\n").key == "section"
 
 
 def test_child_is_none_when_unset_and_reads_the_nested_mapping() -> None:

@@ -30,6 +30,7 @@ def test_example_config_loads_with_defaults() -> None:
         "/ws/chat",
         "/ws/dashboard",
         "/ws/games/{game_id}",
+        "/ws/live",
         "/ws/notifications",
         "/socket.io/",
     ]

@@ -79,3 +79,9 @@ def test_the_time_limit_does_not_leak_into_the_next_render() -> None:
     refused("{% for i in range(100000) %}{% for j in range(100) %}{% endfor %}{% endfor %}", 0.01)
     template = compile_value("{% for i in range(50) %}{{ i }}{% endfor %}", "k", SOURCE)
     assert template.render({}).startswith("0123")
+
+
+def test_a_loop_variable_may_be_an_underscore() -> None:
+    """Only attributes and keys with a leading _ are refused, not variable names."""
+    template = compile_value("{% for _ in range(3) %}x{% endfor %}", "k", SOURCE)
+    assert template.render({}) == "xxx"

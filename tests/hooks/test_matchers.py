@@ -48,6 +48,26 @@ def test_an_index_over_one_field_skips_the_rules_of_other_values() -> None:
     assert index.candidates({"type": ["unhashable"]}) == ("other",)
 
 
+def test_regex_rules_on_the_field_are_indexed_too() -> None:
+    """A regex or one_of on the field is worked out once per value, then remembered."""
+    entries = [(matcher({"type": {"regex": f"^t{n}$"}}), n) for n in range(5)]
+    entries.append((matcher({"type": {"one_of": ["t3", "x"]}}), "one_of"))
+    index = RuleIndex(entries, cache_size=2)
+    assert index.field == "type"
+    assert index.candidates({"type": "t3"}) == (3, "one_of")
+    assert index.candidates({"type": "x"}) == ("one_of",)
+    assert index.candidates({"type": "zzz"}) == ()
+    assert index.candidates({"type": "t3"}) == (3, "one_of")  # after the cache was cleared
+
+
+def test_equal_values_of_other_kinds_do_not_share_candidates() -> None:
+    """1, 1.0 and true are one dict key, but a rule for 1 is no candidate for true."""
+    index = RuleIndex([(matcher({"n": 1}), "one"), (matcher({"n": True}), "true")])
+    assert index.candidates({"n": True}) == ("true",)
+    assert index.candidates({"n": 1}) == ("one",)
+    assert index.candidates({"n": 1.0}) == ("one",)
+
+
 def test_one_rule_needs_no_index() -> None:
     """Below two rules on one field there is nothing to index."""
     index = RuleIndex([(matcher({"type": "a"}), "a")])
@@ -57,7 +77,11 @@ def test_one_rule_needs_no_index() -> None:
 _values = st.one_of(
     st.sampled_from(["a", "b", "c"]), st.integers(0, 2), st.booleans(), st.none(), st.floats(0, 2)
 )
-_patterns = st.dictionaries(st.sampled_from(["type", "kind", "n"]), _values, max_size=2)
+_field_patterns = st.one_of(
+    _values,
+    st.sampled_from([{"regex": "^a"}, {"regex": "b|c"}, {"one_of": ["a", 1, {"regex": "c$"}]}]),
+)
+_patterns = st.dictionaries(st.sampled_from(["type", "kind", "n"]), _field_patterns, max_size=2)
 _messages = st.one_of(
     st.dictionaries(st.sampled_from(["type", "kind", "n", "x"]), _values, max_size=3),
     st.text(max_size=3),

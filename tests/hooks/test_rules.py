@@ -402,3 +402,14 @@ async def test_connection_closing_cancels_its_waiting_rules() -> None:
         await client.close()
         await eventually(lambda: not server.hub.connections and not waiting())
         assert server.server.books["/r"].seq(0) == 1
+
+
+async def test_a_deeply_nested_message_does_not_stop_the_connection() -> None:
+    """{{ data }} of a message nested 600 deep is sent back as it is, without a walk."""
+    rules = [{"match": {"type": "ok"}, "reply": "ok"}, {"reply": "{{ data }}"}]
+    async with server_with(rules_endpoint(rules=rules)) as server:
+        client = await server.connect("/r")
+        await client.socket.send_str("[" * 600 + "]" * 600)
+        await client.send({"type": "ok"})
+        echoed, ok = [await client.receive() for _ in range(2)]
+        assert isinstance(echoed, list) and ok == "ok"

@@ -198,3 +198,27 @@ async def test_an_endpoint_without_a_handler_serves_and_survives_apply_config() 
         await client.send("still open")
         await client.close()
         await eventually(lambda: not server.hub.connections)
+
+
+def test_rules_come_before_the_handler_and_share_a_book_across_loads(
+    write: WriteFile, project: Path
+) -> None:
+    """An endpoint with rules has the rules stage first; reloading keeps its RuleBook."""
+    write("h.py", "")
+    mapping = {
+        "endpoints": [
+            endpoint("/with", "h.py", rules=[{"reply": 1}]),
+            {"pattern": "/without", "rules": [{"reply": 2}]},
+            endpoint("/plain", "h.py"),
+        ]
+    }
+    config = config_from_mapping(mapping, base_dir=project)
+    books: dict[str, Any] = {}
+    with_handler, without, plain = load_endpoints(config, {}, books=books)
+    assert with_handler.rules is not None and len(with_handler.stages) == 2
+    assert with_handler.stages[0] == with_handler.rules.stage
+    assert without.rules is not None and without.handler.is_empty
+    assert plain.rules is None and len(plain.stages) == 1
+    assert sorted(books) == ["/with", "/without"]
+    again = load_endpoints(config, {}, books=books)
+    assert again[0].rules is with_handler.rules
