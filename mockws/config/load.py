@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from .keys import KeyReader, describe_value, expand_env
+from .broker import parse_broker
 from .limits import parse_endpoint_limits, parse_server_limits
 from .model import (
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -53,6 +54,7 @@ TOP_KEYS = (
     "admin_token",
     "limits",
     "endpoints",
+    "broker",
 )
 ENDPOINT_KEYS = (
     "pattern",
@@ -222,6 +224,7 @@ def config_from_mapping(
         allowed_origins=top.string_list("allowed_origins"),
         admin_token=_admin_token(top),
         limits=parse_server_limits(top),
+        broker=parse_broker(top),
         source=source,
         base_dir=base_dir,
         source_map=source_map,

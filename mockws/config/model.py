@@ -16,6 +16,7 @@ from .yaml_source import SourceMap
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
     "AuthenticateRef",
+    "BrokerConfig",
     "CompressionConfig",
     "Config",
     "EndpointConfig",
@@ -96,6 +97,23 @@ class EndpointConfig:
 
 
 @dataclass(frozen=True)
+class BrokerConfig:
+    """The broker several processes and hosts share rooms through (``broker:``).
+
+    Attributes:
+        url: ``redis://host:port/db`` (or ``rediss://``, ``unix://``); may hold a password.
+        expiry: Seconds a process's connections and rooms stay listed in the
+            broker after it stops refreshing them (a killed worker's vanish then).
+        namespace: Prefix of every Redis key and channel, so that separate
+            mock setups can share one Redis.
+    """
+
+    url: str = field(repr=False)
+    expiry: float = 10.0
+    namespace: str = "mockws"
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole, validated server config.
 
@@ -110,6 +128,7 @@ class Config:
         admin_token: Required by the admin API and inspector when set; they
             are then served on any address, not only on loopback.
         limits: Server-wide limits (see mockws.config.limits).
+        broker: The shared broker, or None for in-process fan-out.
         source: The config file, if the config came from one.
         base_dir: The folder relative paths resolve against.
     """
@@ -122,6 +141,7 @@ class Config:
     allowed_origins: tuple[str, ...] | None = None
     admin_token: str | None = field(default=None, repr=False)
     limits: ServerLimits = ServerLimits()
+    broker: BrokerConfig | None = None
     source: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
     source_map: SourceMap = field(default_factory=SourceMap, compare=False, repr=False)

@@ -91,9 +91,10 @@ class Hub:
         """Make ``conn`` reachable by id, endpoint and user (after authentication)."""
         self._connections[conn.id] = conn
         _add(self._by_endpoint, conn.endpoint, conn)
+        self.broker.registered(conn.id, conn.endpoint)
         if conn.user_id is not None:
             _add(self._by_user, conn.user_id, conn)
-        self.broker.registered(conn.id, conn.endpoint)
+            self.broker.user_set(conn.id, conn.user_id)
 
     def unregister(self, conn: Connection) -> None:
         """Remove ``conn`` from its rooms (unreported), then from every index."""
@@ -115,6 +116,7 @@ class Hub:
             _discard(self._by_user, previous, conn)
         if conn.user_id is not None:
             _add(self._by_user, conn.user_id, conn)
+        self.broker.user_set(conn.id, conn.user_id)
 
     def rooms_of(self, conn: Connection) -> frozenset[str]:
         """Return the rooms ``conn`` is a member of."""
@@ -153,6 +155,9 @@ class Hub:
 
     def _targets(self, publication: Publication) -> Iterable[Connection]:
         rooms, endpoint = publication.rooms, publication.endpoint
+        if publication.target is not None:
+            conn = self._connections.get(publication.target)
+            return () if conn is None else (conn,)
         if publication.user is not None:
             return self._by_user.get(publication.user, {})
         if rooms is None:

@@ -165,9 +165,17 @@ class ConnectionGuard(asyncio.Protocol):
 
 
 async def listen(
-    runner: web.AppRunner, host: str, port: int, limits: ServerLimits
+    runner: web.AppRunner,
+    host: str,
+    port: int,
+    limits: ServerLimits,
+    *,
+    reuse_port: bool = False,
 ) -> asyncio.Server:
     """Bind ``host``:``port`` and serve ``runner``'s application behind a ConnectionGuard.
+
+    With ``reuse_port`` the socket is bound with SO_REUSEPORT (Linux spreads
+    new connections over every process listening on the port).
 
     Raises:
         OSError: The address cannot be bound.
@@ -175,7 +183,10 @@ async def listen(
     factory = protocol_factory(runner)
     loop = asyncio.get_running_loop()
     return await loop.create_server(
-        lambda: ConnectionGuard(factory(), limits.max_header_size), host, port
+        lambda: ConnectionGuard(factory(), limits.max_header_size),
+        host,
+        port,
+        reuse_port=reuse_port or None,
     )
 
 
