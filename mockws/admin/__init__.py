@@ -19,6 +19,7 @@ from ..server.urls import url_host
 from .access import admin_enabled, check_access
 from .api import AdminApi, ApiError, Handler, json_reply
 from .feed import Feeds
+from .views import install_describer
 
 if TYPE_CHECKING:
     from ..server.app import MockServer
@@ -55,6 +56,7 @@ def inspector_url(server: MockServer) -> str | None:
 def attach_admin(server: MockServer) -> None:
     """Serve the inspector and the admin API on ``server``'s port; call it before ``start()``."""
     server.add_routes(functools.partial(install_admin, server=server))
+    install_describer(server.hub)
 
 
 def install_admin(app: web.Application, server: MockServer) -> None:

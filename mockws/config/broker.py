@@ -38,7 +38,8 @@ def _check_url(top: KeyReader, key: str, url: str) -> str:
     if scheme not in BROKER_SCHEMES:
         raise top.source.error(
             key,
-            f"expected a redis://host:port/db URL (or rediss://, unix://), got {mask_broker_url(url)!r}",
+            "expected a redis://host:port/db URL (or rediss://, unix://),"
+            f" got {mask_broker_url(url)!r}",
         )
     return url
 
@@ -54,7 +55,8 @@ def parse_broker(top: KeyReader) -> BrokerConfig | None:
         return BrokerConfig(url=_check_url(top, "broker", url))
     if not isinstance(value, dict):
         raise top.error(
-            "broker", f"expected a redis:// URL or a mapping with 'url', got {describe_value(value)}"
+            "broker",
+            f"expected a redis:// URL or a mapping with 'url', got {describe_value(value)}",
         )
     section = KeyReader(value, top.path("broker"), top.source)
     url = section.string("url", required=True)

@@ -13,8 +13,8 @@ import runpy
 from pathlib import Path
 
 from ..errors import ConfigError
-from .keys import KeyReader, describe_value, expand_env
 from .broker import parse_broker
+from .keys import KeyReader, describe_value, expand_env
 from .limits import parse_endpoint_limits, parse_server_limits
 from .model import (
     DEFAULT_MAX_MESSAGE_SIZE,

@@ -221,6 +221,16 @@ class Hub:
             )
         return reached
 
+    async def send_to(self, conn_id: str, data: Any) -> int:
+        """Send ``data`` to the connection ``conn_id``, here or on another process.
+
+        Returns:
+            1 when it was queued for a connection of this process, else 0
+            (the broker carries it to the process that has it).
+        """
+        opcode, payload = encode_message(data)
+        return self.broker.publish(Publication(opcode, payload, target=conn_id))
+
     async def send_to_user(self, user_id: str, data: Any) -> int:
         """Send ``data`` to every connection whose ``user_id`` is ``user_id``.
 

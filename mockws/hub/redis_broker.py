@@ -45,16 +45,12 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..config.broker import mask_broker_url
 from ..config.model import BrokerConfig
 from ..errors import MockwsError
 from .broker import LocalDelivery, Publication
-
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
-    from redis.asyncio.client import PubSub
 
 __all__ = [
     "BrokerUnavailable",
@@ -91,16 +87,16 @@ def _redis_module() -> Any:
     return redis
 
 
-def _client(url: str) -> Redis:
+# redis-py's asyncio annotations mix sync and async results: clients are Any here.
+def _client(url: str) -> Any:
     redis = _redis_module()
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
     # No retries inside redis-py: this module reconnects itself, with its own backoff and log.
-    client: Redis = redis.asyncio.Redis.from_url(
+    return redis.asyncio.Redis.from_url(
         url, socket_connect_timeout=CONNECT_TIMEOUT, retry=Retry(NoBackoff(), 0)
     )
-    return client
 
 
 def node_of(conn_id: str) -> str:
@@ -179,8 +175,8 @@ class RedisBroker:
         self._rewrite = True
         self._wake: asyncio.Event | None = None
         self._ready: asyncio.Event | None = None
-        self._client: Redis | None = None
-        self._pubsub: PubSub | None = None
+        self._client: Any = None
+        self._pubsub: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self._outage = False
         self._reader_ok = False
@@ -241,7 +237,9 @@ class RedisBroker:
         self._send(channels, publication, message_id)
         return reached
 
-    def _send(self, channels: tuple[str, ...], publication: Publication, message_id: str | None) -> None:
+    def _send(
+        self, channels: tuple[str, ...], publication: Publication, message_id: str | None
+    ) -> None:
         if not channels:
             return
         if self._outage or len(self._queue) >= MAX_QUEUED:
@@ -415,7 +413,7 @@ class RedisBroker:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX)
 
-    async def _subscribe_all(self) -> PubSub:
+    async def _subscribe_all(self) -> Any:
         assert self._client is not None
         pubsub = self._client.pubsub()
         self._pubsub = pubsub
@@ -435,7 +433,7 @@ class RedisBroker:
             with contextlib.suppress(Exception):
                 await pubsub.aclose()
 
-    async def _read(self, pubsub: PubSub) -> None:
+    async def _read(self, pubsub: Any) -> None:
         node_channel = self._static[1].encode()
         while True:
             message = await pubsub.get_message(timeout=None)
