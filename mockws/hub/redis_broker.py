@@ -555,7 +555,10 @@ class RedisBroker:
                 pipe.hset(key, mapping=entries)
             if gone:
                 pipe.hdel(key, *gone)
+            # A new entry refreshes the expiry too: the key may not have existed.
             refresh = refresh or bool(entries)
+            if not refresh:
+                return bool(gone)
         if not refresh:
             return False
         now = time.time()
