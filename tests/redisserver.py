@@ -47,7 +47,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        """Start it on its port (the same port again after :meth:`kill`) and wait until it answers."""
+        """Start it on its port (the same one after :meth:`kill`); wait until it answers."""
         self.process = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(self.folder)],
