@@ -9,7 +9,7 @@ broker: {url: redis://127.0.0.1:6379/0, expiry: 10s, namespace: mockws}
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from .keys import KeyReader, describe_value
 from .model import BrokerConfig
@@ -30,7 +30,7 @@ def mask_broker_url(url: str) -> str:
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port is not None else ""
     netloc = f"{user}:***@{host}{port}"
-    return parts._replace(netloc=netloc).geturl()
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def _check_url(top: KeyReader, key: str, url: str) -> str:
