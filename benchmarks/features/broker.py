@@ -130,17 +130,18 @@ def _warm(receivers: list[Workers], sender: Workers, members: int) -> None:
 
 def _burst(
     receivers: Workers, sender: Workers, phase: str, messages: int, pids: list[int], redis: int
-) -> tuple[float, float, int, float, dict[int, float]]:
-    """One burst: (server CPU, Redis CPU, delivered, wall seconds, latency per message)."""
+) -> tuple[float, float, int, float, dict[int, float], float]:
+    """One burst: (server CPU, Redis CPU, delivered, wall, latency per message, client CPU)."""
     for pid in pids:
         wait_until_quiet(pid)
-    cpu_before = _cpu(pids)
+    clients = [process.pid for process in receivers.processes if process.pid is not None]
+    cpu_before, clients_before = _cpu(pids), _cpu(clients)
     redis_before = cpu_seconds(redis) if redis else 0.0
     _expect([receivers], phase, messages, 240.0)
     _send(sender, phase, messages, 0.0)
     sent = sender.gather(timeout=270)[0]
     got = receivers.gather(timeout=270)
-    cpu = _cpu(pids) - cpu_before
+    cpu, client_cpu = _cpu(pids) - cpu_before, _cpu(clients) - clients_before
     redis_cpu = cpu_seconds(redis) - redis_before if redis else 0.0
     latency: dict[int, float] = {}
     for result in got:
@@ -148,11 +149,11 @@ def _burst(
             latency[seq] = max(latency.get(seq, 0.0), value)
     delivered = sum(result["received"] for result in got)
     wall = max(result["last"] for result in got) - sent["start"]
-    return cpu, redis_cpu, delivered, wall, latency
+    return cpu, redis_cpu, delivered, wall, latency, client_cpu
 
 
 def _fanout(ctx: FeatureContext, server: str, process: ServerProcess, redis_pid: int | None) -> Row:
-    messages, rounds = (50, 1) if ctx.quick else (200, 3)
+    messages, rounds = (100, 1) if ctx.quick else (1000, 3)
     params = [
         {"port": process.port, "path": "/room", "clients": n, "deadline": 600.0}
         for n in _split(MEMBERS, ctx.profile.client_processes)
@@ -174,14 +175,15 @@ def _fanout(ctx: FeatureContext, server: str, process: ServerProcess, redis_pid:
     # The median round by CPU per delivered message: one busy moment on a shared
     # machine does not move the result.
     results.sort(key=lambda one: one[0] / max(one[2], 1))
-    cpu, redis_cpu, delivered, wall, latency = results[len(results) // 2]
+    cpu, redis_cpu, delivered, wall, latency, client_cpu = results[len(results) // 2]
     expected = messages * MEMBERS
     notes = [f"{len(pids) - 1} workers" if len(pids) > 1 else "one process"]
     if rounds > 1:
         spread = ", ".join(f"{one[0] / max(one[2], 1) * 1e6:.2f}" for one in results)
         notes.append(f"rounds {spread} us")
     if redis_pid:
-        notes.append(f"redis-server {redis_cpu / max(delivered, 1) * 1e6:.2f} us/delivered")
+        notes.append(f"redis-server {redis_cpu / messages * 1e6:.0f} us/broadcast")
+    notes.append(f"load generators {client_cpu / max(delivered, 1) * 1e6:.2f} us/delivered")
     if delivered != expected:
         notes.append(f"{delivered} of {expected} delivered")
     return Row(
@@ -193,13 +195,16 @@ def _fanout(ctx: FeatureContext, server: str, process: ServerProcess, redis_pid:
             "p50_ms": _percentile(list(latency.values()), 0.5) * 1e3,
             "p99_ms": _percentile(list(latency.values()), 0.99) * 1e3,
             "messages": delivered,
-            "redis_cpu_us": redis_cpu / max(delivered, 1) * 1e6,
+            "redis_us_per_broadcast": redis_cpu / messages * 1e6,
+            "client_cpu_us": client_cpu / max(delivered, 1) * 1e6,
         },
         "; ".join(notes),
     )
 
 
-def _hop(ctx: FeatureContext, first: ServerProcess, second: ServerProcess) -> list[Row]:
+def _hop(
+    ctx: FeatureContext, first: ServerProcess, second: ServerProcess, redis_pid: int
+) -> list[Row]:
     count, interval = (40, 0.02) if ctx.quick else (300, 0.02)
     groups = [
         Workers("receivers", [{"port": p.port, "path": "/room", "clients": HOP_MEMBERS}])
@@ -214,14 +219,24 @@ def _hop(ctx: FeatureContext, first: ServerProcess, second: ServerProcess) -> li
         there.gather(timeout=60)
         sender.gather(timeout=30)
         _warm([here, there], sender, 2 * HOP_MEMBERS)
+        pids = [first.pid, second.pid, redis_pid]
+        for pid in pids:
+            wait_until_quiet(pid)
+        before = [cpu_seconds(pid) for pid in pids]
         _expect([here, there], "paced", count, 120.0)
         _send(sender, "paced", count, interval)
         sender.gather(timeout=150)
         local, remote = here.gather(timeout=150)[0], there.gather(timeout=150)[0]
+        per_broadcast = [
+            (cpu_seconds(pid) - was) / count * 1e6 for pid, was in zip(pids, before, strict=True)
+        ]
         for group in (here, there, sender):
             group.send({"op": "stop"})
     rows = []
-    for name, result in (("same process", local), ("other process", remote)):
+    for name, result, cpu in (
+        ("same process", local, per_broadcast[0]),
+        ("other process", remote, per_broadcast[1]),
+    ):
         values = list(result["latency"].values())
         rows.append(
             Row(
@@ -231,8 +246,10 @@ def _hop(ctx: FeatureContext, first: ServerProcess, second: ServerProcess) -> li
                     "p50_ms": _percentile(values, 0.5) * 1e3,
                     "p99_ms": _percentile(values, 0.99) * 1e3,
                     "messages": result["received"],
+                    "cpu_us_per_broadcast": cpu,
                 },
-                f"{HOP_MEMBERS} members, last one's latency, {count} paced",
+                f"{HOP_MEMBERS} members, last one's latency, {count} paced;"
+                f" process CPU {cpu:.0f} us/broadcast",
             )
         )
     added = [
@@ -244,8 +261,13 @@ def _hop(ctx: FeatureContext, first: ServerProcess, second: ServerProcess) -> li
         Row(
             HOP,
             "added by the Redis hop",
-            {"p50_ms": _percentile(added, 0.5) * 1e3, "p99_ms": _percentile(added, 0.99) * 1e3},
-            "per message: other process minus same process",
+            {
+                "p50_ms": _percentile(added, 0.5) * 1e3,
+                "p99_ms": _percentile(added, 0.99) * 1e3,
+                "redis_us_per_broadcast": per_broadcast[2],
+            },
+            "per message: other process minus same process;"
+            f" redis-server CPU {per_broadcast[2]:.0f} us/broadcast",
         )
     )
     return rows
@@ -281,7 +303,7 @@ def run(ctx: FeatureContext) -> list[Row]:
             ServerProcess(mockws, shared, log=ctx.logs / "broker-hop-2.log") as second,
         ):
             ctx.log("broker: the latency of a Redis hop")
-            rows += _hop(ctx, first, second)
+            rows += _hop(ctx, first, second, redis_pid)
     one = next((row for row in rows if row.server == "mockws"), None)
     for row in rows:
         if row.scenario == SCENARIO and one is not None and row is not one and row.metrics:
