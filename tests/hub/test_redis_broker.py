@@ -122,15 +122,36 @@ async def test_a_broadcast_to_several_rooms_is_delivered_once_per_connection(
 ) -> None:
     """A member of two of the listed rooms on the other process gets one copy, not two."""
     async with cluster(project, redis_server) as (one, two):
-        sender = await member(one)
+        sender, neighbour = await member(one), await member(one, "r", "t")
         both, only_s = await member(two, "r", "s"), await member(two, "s")
-        await listed(one, 3)
-        assert await command(sender, op="broadcast", data="x", rooms=["r", "s", "t"]) == 0
+        await listed(one, 4)
+        assert await command(sender, op="broadcast", data="x", rooms=["r", "s", "t"]) == 1
+        assert await neighbour.receive() == "x"
         assert await both.receive() == "x"
         assert await only_s.receive() == "x"
-        await both.expect_no_message(0.3)
+        # The publisher's own copy comes back from Redis too: it is not delivered again.
+        await neighbour.expect_no_message(0.3)
+        await both.expect_no_message(0.1)
         await only_s.expect_no_message(0.1)
         await sender.expect_no_message(0.1)
+
+
+async def test_the_inspector_feed_shows_every_process(
+    project: Path, redis_server: RedisServer
+) -> None:
+    """The feed's snapshot lists the other process's connections and rooms."""
+    async with cluster(project, redis_server) as (one, two):
+        await member(one, "r")
+        bob = await member(two, "r")
+        bob_id = (await command(bob, op="info"))["id"]
+        await listed(one, 2)
+        async with aiohttp.ClientSession() as session:
+            feed = await session.ws_connect(one.http_url("/__mockws/feed"))
+            snapshot = await feed.receive_json(timeout=5)
+            await feed.close()
+        assert snapshot["type"] == "snapshot"
+        assert bob_id in {conn["id"] for conn in snapshot["connections"]}
+        assert bob_id in snapshot["rooms"][0]["members"]
 
 
 async def test_send_to_user_and_endpoint_broadcasts_cross_processes(
