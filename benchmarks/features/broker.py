@@ -10,9 +10,11 @@ Rows, all on one real ``redis-server`` started here (no persistence):
   message is summed over every worker process; Redis's own CPU is in the
   note. Messages per second are delivered messages over wall time.
 - ``broker hop``: two ``mockws serve`` processes on the broker, 100 members
-  on each, one sender on the first, paced broadcasts: the latency to the
-  last member on the sender's process and on the other, and the difference
-  per message (what one Redis hop adds), p50 and p99.
+  on each (then 1 on each), one sender on the first, paced broadcasts: the
+  latency to the last member on the sender's process and on the other, the
+  difference per message (what one Redis hop adds), p50 and p99, and each
+  process's CPU per broadcast (with 1 member: the fixed cost of a
+  broadcast; the difference to 100 members: the cost per delivery).
 
 The machine running this is often shared: the load generators, the
 workers and Redis compete for the same cores.
@@ -203,11 +205,16 @@ def _fanout(ctx: FeatureContext, server: str, process: ServerProcess, redis_pid:
 
 
 def _hop(
-    ctx: FeatureContext, first: ServerProcess, second: ServerProcess, redis_pid: int
+    ctx: FeatureContext,
+    first: ServerProcess,
+    second: ServerProcess,
+    redis_pid: int,
+    members: int,
+    interval: float,
 ) -> list[Row]:
-    count, interval = (40, 0.02) if ctx.quick else (300, 0.02)
+    count = int((1.0 if ctx.quick else 6.0) / interval)
     groups = [
-        Workers("receivers", [{"port": p.port, "path": "/room", "clients": HOP_MEMBERS}])
+        Workers("receivers", [{"port": p.port, "path": "/room", "clients": members}])
         for p in (first, second)
     ]
     with (
@@ -218,7 +225,7 @@ def _hop(
         here.gather(timeout=60)
         there.gather(timeout=60)
         sender.gather(timeout=30)
-        _warm([here, there], sender, 2 * HOP_MEMBERS)
+        _warm([here, there], sender, 2 * members)
         pids = [first.pid, second.pid, redis_pid]
         for pid in pids:
             wait_until_quiet(pid)
@@ -234,8 +241,8 @@ def _hop(
             group.send({"op": "stop"})
     rows = []
     for name, result, cpu in (
-        ("same process", local, per_broadcast[0]),
-        ("other process", remote, per_broadcast[1]),
+        (f"same process, {members}", local, per_broadcast[0]),
+        (f"other process, {members}", remote, per_broadcast[1]),
     ):
         values = list(result["latency"].values())
         rows.append(
@@ -248,7 +255,7 @@ def _hop(
                     "messages": result["received"],
                     "cpu_us_per_broadcast": cpu,
                 },
-                f"{HOP_MEMBERS} members, last one's latency, {count} paced;"
+                f"{members} member(s), last one's latency, {count} paced;"
                 f" process CPU {cpu:.0f} us/broadcast",
             )
         )
@@ -260,7 +267,7 @@ def _hop(
     rows.append(
         Row(
             HOP,
-            "added by the Redis hop",
+            f"added by the Redis hop, {members}",
             {
                 "p50_ms": _percentile(added, 0.5) * 1e3,
                 "p99_ms": _percentile(added, 0.99) * 1e3,
@@ -303,7 +310,9 @@ def run(ctx: FeatureContext) -> list[Row]:
             ServerProcess(mockws, shared, log=ctx.logs / "broker-hop-2.log") as second,
         ):
             ctx.log("broker: the latency of a Redis hop")
-            rows += _hop(ctx, first, second, redis_pid)
+            rows += _hop(ctx, first, second, redis_pid, HOP_MEMBERS, 0.02)
+            # One member a side: the hop alone, and each process's fixed cost per broadcast.
+            rows += _hop(ctx, first, second, redis_pid, 1, 0.005)
     one = next((row for row in rows if row.server == "mockws"), None)
     for row in rows:
         if row.scenario == SCENARIO and one is not None and row is not one and row.metrics:
