@@ -96,6 +96,8 @@ async def cluster_views(hub: Hub) -> ClusterViews:
     broker = hub.broker
     if not isinstance(broker, Cluster):
         return ClusterViews(local, room_views(hub), None)
+    for view in local:
+        view["worker"] = broker.node
     rooms = {name: {conn.id for conn in members} for name, members in hub.rooms.items()}
     try:
         remote = [remote_view(entry) for entry in await broker.remote_connections()]

@@ -190,7 +190,7 @@ async def test_the_admin_api_lists_and_reaches_every_process(
         _, body = await admin(one, "GET", "connections")
         views = {view["id"]: view for view in body["connections"]}
         assert set(views) == {ann_id, bob_id}
-        assert views[bob_id]["worker"] == "n2"
+        assert views[bob_id]["worker"] == "n2" and views[ann_id]["worker"] == "n1"
         assert views[bob_id]["path"] == "/a" and views[bob_id]["rooms"] == ["r", "s"]
         _, body = await admin(one, "GET", "rooms")
         assert body["rooms"] == [
