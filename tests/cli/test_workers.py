@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,6 +41,22 @@ def test_one_worker_needs_no_broker_and_zero_is_refused(write: WriteFile) -> Non
     result = CliRunner().invoke(main, ["serve", "--config", str(config), "--workers", "0"])
     assert result.exit_code == 2
     assert "--workers" in result.output
+
+
+def test_workers_that_cannot_reach_the_broker_exit_1(write: WriteFile) -> None:
+    """Every worker says the broker does not answer; the parent gives up with exit 1."""
+    pytest.importorskip("redis")
+    config = config_with(write, f"redis://127.0.0.1:{free_port()}/0")
+    done = subprocess.run(
+        [sys.executable, "-m", "mockws", "serve", "--config", str(config), "--workers", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=config.parent,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.count("does not answer") == 2, done.stderr
+    assert "the workers did not start" in done.stderr
 
 
 def test_check_reports_a_broker_that_answers(write: WriteFile, redis_server: RedisServer) -> None:
