@@ -137,7 +137,8 @@ async def test_two_serves_share_rooms_users_and_a_killed_ones_rooms_expire(
         assert await bob.command(op="broadcast", data="from bob", rooms=["r"]) == 0
         assert await ann.receive() == "from bob"
         await bob.command(op="set_user", user="bob")
-        await asyncio.sleep(0.2)  # the user channel's subscription: one round trip
+        # The registry is written after the subscriptions: once it shows the user, it is reachable.
+        await wait_for(lambda: _user_listed(ports[0], bob_id, "bob"))
         assert await ann.command(op="send_to_user", user="bob", data="hi bob") == 0
         assert await bob.receive() == "hi bob"
         await ann.no_message()
@@ -151,6 +152,11 @@ async def test_two_serves_share_rooms_users_and_a_killed_ones_rooms_expire(
 
 async def _members_are(port: int, expected: set[str]) -> bool:
     return await room_members(port) == expected
+
+
+async def _user_listed(port: int, conn_id: str, user: str) -> bool:
+    views = (await api(port, "connections"))["connections"]
+    return any(view["id"] == conn_id and view["user"] == user for view in views)
 
 
 def worker_pids(parent: int) -> list[int]:
@@ -169,8 +175,14 @@ async def test_workers_share_one_port_restart_and_stop_with_1001(
     assert "with 2 workers" in lines[-1]
     assert any("ws://127.0.0.1" in line and "/ws" in line for line in lines[:-1])
     port = ready_port(lines)
-    assert process.stderr is not None
-    stderr = asyncio.create_task(process.stderr.read())
+    log_lines: list[str] = []
+
+    async def read_log() -> None:
+        assert process.stderr is not None
+        async for line in process.stderr:
+            log_lines.append(line.decode(errors="replace"))
+
+    reader = asyncio.create_task(read_log())
     async with killed_on_exit(process), clients(port, 16) as members:
         ids = [(await client.command(op="info"))["id"] for client in members]
         workers = {conn_id.split("-")[0] for conn_id in ids}
@@ -198,14 +210,16 @@ async def test_workers_share_one_port_restart_and_stop_with_1001(
         assert len(dead_worker) == 1
         alive = [(i, c) for i, c in zip(ids, members, strict=True) if (i, c) not in dropped]
         await wait_for(lambda: _members_are(port, {conn_id for conn_id, _ in alive}), timeout=8)
-        await eventually(lambda: len(worker_pids(process.pid)) == 2, timeout=WAIT)
+        await eventually(lambda: any(" is back" in line for line in log_lines), timeout=20)
+        assert len(worker_pids(process.pid)) == 2
 
         process.send_signal(signal.SIGTERM)
         codes = [await client.closed() for _, client in alive]
         assert codes == [1001] * len(alive)
         async with asyncio.timeout(15):
             assert await process.wait() == 0
-    log = (await stderr).decode()
+    await reader
+    log = "".join(log_lines)
     index = next(iter(dead_worker))[1:]
     assert re.search(rf"worker {index} \(pid {victim}\) exited with signal SIGKILL", log), log
     assert f"worker {index} is back" in log

@@ -68,18 +68,23 @@ async def admin(server: RunningServer, method: str, path: str, body: Any = None)
         return response.status, await response.json()
 
 
-async def listed(server: RunningServer, count: int) -> None:
-    """Wait until ``server``'s admin API lists ``count`` connections (the registry caught up)."""
+async def listed(server: RunningServer, count: int, users: int = 0) -> None:
+    """Wait until ``server``'s admin API lists ``count`` connections, ``users`` with a user.
 
-    async def connections() -> int:
+    A node writes its registry after its subscriptions: once the registry
+    shows a connection's rooms and user, broadcasts to them reach it.
+    """
+
+    async def connections() -> tuple[int, int]:
         _, body = await admin(server, "GET", "connections")
-        return len(body["connections"])
+        views = body["connections"]
+        return len(views), sum(1 for view in views if view["user"] is not None)
 
     for _ in range(200):
-        if await connections() == count:
+        if await connections() == (count, users):
             return
         await asyncio.sleep(0.025)
-    assert await connections() == count
+    assert await connections() == (count, users)
 
 
 def test_messages_round_trip_through_the_wire_format() -> None:
@@ -164,7 +169,7 @@ async def test_send_to_user_and_endpoint_broadcasts_cross_processes(
         on_b = await member(one, path="/b")
         await command(carol_a, op="set_user", user="carol")
         await command(carol_b, op="set_user", user="carol")
-        await listed(one, 4)
+        await listed(one, 4, users=2)
 
         assert await command(sender, op="send_to_user", user="carol", data="hi carol") == 0
         assert await carol_a.receive() == "hi carol"
