@@ -64,6 +64,7 @@ _COLUMNS: dict[str, list[tuple[str, str, int]]] = {
         ("probe received", "messages", 0),
     ],
     "reload": [("p50 ms", "p50_ms", 1), ("p99 ms", "p99_ms", 1)],
+    "broker hop": [("p50 ms", "p50_ms", 2), ("p99 ms", "p99_ms", 2)],
 }
 _RATIO_KEY = {
     "echo": "cpu_us",

@@ -6,8 +6,9 @@ from hypothesis import settings
 
 from .helpers import project, write
 from .rawws import raw_clients
+from .redisserver import redis_server
 
-__all__ = ["project", "raw_clients", "write"]
+__all__ = ["project", "raw_clients", "redis_server", "write"]
 
 # Property tests run 100 examples each; HYPOTHESIS_PROFILE=fuzz runs many more.
 # No per-example deadline: CI machines are shared and timing is not the property.

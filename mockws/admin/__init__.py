@@ -18,6 +18,7 @@ from aiohttp import web
 from .access import admin_enabled, check_access
 from .api import AdminApi, ApiError, Handler, json_reply
 from .feed import Feeds
+from .views import install_describer
 
 if TYPE_CHECKING:
     from ..server.app import MockServer
@@ -56,6 +57,7 @@ def attach_admin(server: MockServer) -> None:
     server.add_routes(functools.partial(install_admin, server=server))
     if admin_enabled(server.config.host, server.config.admin_token):
         server.add_home_link("Inspector: live connections, rooms and messages", f"{ADMIN_ROOT}/")
+    install_describer(server.hub)
 
 
 def install_admin(app: web.Application, server: MockServer) -> None:

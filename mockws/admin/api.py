@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ..config.faults import connection_fault_from_data, faults_from_data
-from ..errors import ConfigError
+from ..errors import ConfigError, MockwsError
+from ..hub.broker import Cluster
 from ..hub.connection import Connection
 from ..hub.sio_connection import SioConnection
 from ..wire.close import MAX_CLOSE_REASON_BYTES, CloseCode
-from .views import connection_view, room_views
+from .views import cluster_views, connection_view, remote_view
 
 if TYPE_CHECKING:
     from ..server.app import MockServer
@@ -106,6 +107,16 @@ class AdminApi:
             raise ApiError(404, f"no open connection {conn_id!r}")
         return conn
 
+    async def _remote(self, conn_id: str) -> dict[str, Any] | None:
+        """Return another process's connection ``conn_id`` from the broker's registry."""
+        broker = self.server.hub.broker
+        if not isinstance(broker, Cluster):
+            return None
+        try:
+            return await broker.remote_connection(conn_id)
+        except MockwsError as exc:
+            raise ApiError(503, str(exc)) from None
+
     def _endpoint(self, body: dict[str, Any]) -> str | None:
         pattern = body.get("endpoint")
         if pattern is None:
@@ -118,17 +129,31 @@ class AdminApi:
         return str(pattern)
 
     async def connections(self, request: web.Request) -> web.Response:
-        """``GET connections``: every open connection."""
-        conns = self.server.hub.connections.values()
-        return json_reply({"connections": [connection_view(conn) for conn in conns]})
+        """``GET connections``: every open connection, of every process on the broker."""
+        views = await cluster_views(self.server.hub)
+        reply: dict[str, Any] = {"connections": views.connections}
+        if views.error is not None:
+            reply["broker_error"] = views.error
+        return json_reply(reply)
 
     async def connection(self, request: web.Request) -> web.Response:
-        """``GET connections/{id}``: one open connection."""
-        return json_reply(connection_view(self._connection(request)))
+        """``GET connections/{id}``: one open connection, here or on another process."""
+        conn_id = request.match_info["conn_id"]
+        conn = self.server.hub.get(conn_id)
+        if conn is not None:
+            return json_reply(connection_view(conn))
+        entry = await self._remote(conn_id)
+        if entry is None:
+            raise ApiError(404, f"no open connection {conn_id!r}")
+        return json_reply(remote_view(entry))
 
     async def rooms(self, request: web.Request) -> web.Response:
-        """``GET rooms``: every room with its members."""
-        return json_reply({"rooms": room_views(self.server.hub)})
+        """``GET rooms``: every room with its members, of every process on the broker."""
+        views = await cluster_views(self.server.hub)
+        reply: dict[str, Any] = {"rooms": views.rooms}
+        if views.error is not None:
+            reply["broker_error"] = views.error
+        return json_reply(reply)
 
     async def broadcast(self, request: web.Request) -> web.Response:
         """``POST broadcast``: send ``data`` to rooms, an endpoint, or everyone.
@@ -148,20 +173,30 @@ class AdminApi:
         return json_reply({"reached": reached})
 
     async def send(self, request: web.Request) -> web.Response:
-        """``POST connections/{id}/send``: send ``data`` to one connection.
+        """``POST connections/{id}/send``: send ``data`` to one connection, on any process.
 
         With ``"event"``, emit that event with ``data`` as its one argument
-        (Socket.IO connections only).
+        (Socket.IO connections of this process only).
         """
-        conn = self._connection(request)
+        conn_id = request.match_info["conn_id"]
+        conn = self.server.hub.get(conn_id)
         body = await _body(request)
         data = _data(body)
         event = _event(body)
-        if event is None:
-            return json_reply({"sent": await conn.send(data)})
-        if not isinstance(conn, SioConnection):
-            raise ApiError(400, f"{conn.id} is a WebSocket connection: it has no events")
-        return json_reply({"sent": await conn.emit(event, data)})
+        if conn is not None:
+            if event is None:
+                return json_reply({"sent": await conn.send(data)})
+            if not isinstance(conn, SioConnection):
+                raise ApiError(400, f"{conn.id} is a WebSocket connection: it has no events")
+            return json_reply({"sent": await conn.emit(event, data)})
+        entry = await self._remote(conn_id)
+        if entry is None:
+            raise ApiError(404, f"no open connection {conn_id!r}")
+        if event is not None:
+            raise ApiError(409, f"{conn_id} is on another process: send it events there")
+        await self.server.hub.send_to(conn_id, data)
+        # Queued for the process that has it: it was listed there, not yet seen sent.
+        return json_reply({"sent": True, "worker": entry.get("worker")})
 
     async def send_to_user(self, request: web.Request) -> web.Response:
         """``POST users/{user_id}/send``: send ``data`` to every connection of one user."""
@@ -171,6 +206,15 @@ class AdminApi:
 
     async def close(self, request: web.Request) -> web.Response:
         """``POST connections/{id}/close``: close one connection with a code and reason."""
+        conn_id = request.match_info["conn_id"]
+        if self.server.hub.get(conn_id) is None:
+            entry = await self._remote(conn_id)
+            if entry is not None:
+                raise ApiError(
+                    409,
+                    f"connection {conn_id!r} is on process {entry.get('worker')}: close it from"
+                    " that process (its handler or its own admin API)",
+                )
         conn = self._connection(request)
         body = await _body(request)
         code = body.get("code", 1000)

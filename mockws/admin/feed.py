@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
+from ..hub.broker import Cluster
 from ..observe.events import Event, event_to_dict
-from .views import connection_view, counters_view, room_views, server_view
+from .views import cluster_views, counters_view, server_view
 
 if TYPE_CHECKING:
     from ..server.app import MockServer
@@ -76,14 +77,14 @@ class Feeds:
         self.server = server
         self.sockets: set[web.WebSocketResponse] = set()
 
-    def snapshot(self) -> dict[str, Any]:
-        """Return the page's starting state."""
-        hub = self.server.hub
+    async def snapshot(self) -> dict[str, Any]:
+        """Return the page's starting state: connections and rooms of every process."""
+        views = await cluster_views(self.server.hub)
         return {
             "type": "snapshot",
             "server": server_view(self.server),
-            "connections": [connection_view(conn) for conn in hub.connections.values()],
-            "rooms": room_views(hub),
+            "connections": views.connections,
+            "rooms": views.rooms,
         }
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
@@ -96,7 +97,7 @@ class Feeds:
         self.sockets.add(socket)
         sender: asyncio.Task[None] | None = None
         try:
-            await socket.send_str(_dumps(self.snapshot()))
+            await socket.send_str(_dumps(await self.snapshot()))
             sender = asyncio.create_task(self._send(socket, subscription))
             async for message in socket:
                 if message.type is WSMsgType.ERROR:
@@ -125,6 +126,9 @@ class Feeds:
                 next_counters = loop.time() + COUNTERS_INTERVAL
                 counters = counters_view(self.server.hub)
                 await socket.send_str(_dumps({"type": "counters", "connections": counters}))
+                if isinstance(self.server.hub.broker, Cluster):
+                    # Other processes' events do not reach this feed: resend the union.
+                    await socket.send_str(_dumps(await self.snapshot()))
 
     async def close_all(self, app: web.Application | None = None) -> None:
         """Close every feed with 1001 (an aiohttp ``on_shutdown`` callback)."""

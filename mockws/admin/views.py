@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..errors import MockwsError
+from ..hub.broker import Cluster
 from ..hub.connection import Connection
 from ..hub.hub import Hub
 from ..hub.sio_connection import SioConnection
@@ -11,7 +13,16 @@ from ..hub.sio_connection import SioConnection
 if TYPE_CHECKING:
     from ..server.app import MockServer
 
-__all__ = ["connection_view", "counters_view", "room_views", "server_view"]
+__all__ = [
+    "ClusterViews",
+    "cluster_views",
+    "connection_view",
+    "counters_view",
+    "install_describer",
+    "remote_view",
+    "room_views",
+    "server_view",
+]
 
 
 def connection_view(conn: Connection) -> dict[str, Any]:
@@ -43,6 +54,85 @@ def room_views(hub: Hub) -> list[dict[str, Any]]:
         {"name": name, "members": sorted(conn.id for conn in members)}
         for name, members in sorted(hub.rooms.items())
     ]
+
+
+# What a registry entry from another process lacks: its counters are not shared.
+_REMOTE_DEFAULTS: dict[str, Any] = {
+    "path": "",
+    "params": {},
+    "user": None,
+    "rooms": [],
+    "connected_at": None,
+    "messages_in": None,
+    "messages_out": None,
+    "dropped": None,
+    "subprotocol": None,
+    "remote": None,
+}
+
+
+def remote_view(entry: dict[str, Any]) -> dict[str, Any]:
+    """Give another process's registry entry the shape of :func:`connection_view`."""
+    return {**_REMOTE_DEFAULTS, **entry}
+
+
+_COUNTERS = ("messages_in", "messages_out", "dropped")
+
+
+class ClusterViews:
+    """Connections and rooms of every process on the server's broker.
+
+    Attributes:
+        connections: This process's connections, then the others'.
+        rooms: Every room with the ids of its members on any process.
+        error: Why the other processes could not be listed, or None.
+    """
+
+    def __init__(
+        self, connections: list[dict[str, Any]], rooms: list[dict[str, Any]], error: str | None
+    ) -> None:
+        self.connections = connections
+        self.rooms = rooms
+        self.error = error
+
+
+async def cluster_views(hub: Hub) -> ClusterViews:
+    """Describe the connections and rooms of every process sharing ``hub``'s broker."""
+    local = [connection_view(conn) for conn in hub.connections.values()]
+    broker = hub.broker
+    if not isinstance(broker, Cluster):
+        return ClusterViews(local, room_views(hub), None)
+    for view in local:
+        view["worker"] = broker.node
+    rooms = {name: {conn.id for conn in members} for name, members in hub.rooms.items()}
+    try:
+        remote = [remote_view(entry) for entry in await broker.remote_connections()]
+    except MockwsError as exc:
+        return ClusterViews(local, room_views(hub), str(exc))
+    for entry in remote:
+        for room in entry["rooms"]:
+            rooms.setdefault(room, set()).add(entry["id"])
+    listed = [{"name": name, "members": sorted(rooms[name])} for name in sorted(rooms)]
+    return ClusterViews(local + remote, listed, None)
+
+
+def install_describer(hub: Hub) -> None:
+    """Have a cluster broker list each local connection with its full view."""
+    broker = hub.broker
+    if not isinstance(broker, Cluster):
+        return
+
+    def describe(conn_id: str) -> dict[str, Any]:
+        conn = hub.get(conn_id)
+        if conn is None:
+            return {}
+        view = connection_view(conn)
+        for counter in _COUNTERS:
+            # Listed once per change, not per message: another process shows them as unknown.
+            view.pop(counter)
+        return view
+
+    broker.describe = describe
 
 
 def counters_view(hub: Hub) -> dict[str, dict[str, Any]]:

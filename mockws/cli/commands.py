@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import shlex
 import signal
+import socket
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +28,7 @@ from ..config.rules import describe_behaviour
 from ..errors import MockwsError, display_path
 from ..hooks.loader import HandlerSlot
 from ..hooks.sio_events import declared_events
+from ..hub.broker import Broker
 from ..observe.logging import configure_logging
 from ..server.app import MockServer
 from ..server.endpoints import load_endpoints
@@ -135,6 +138,14 @@ def main() -> None:
     type=click.Choice(LOOP_CHOICES),
     help="Event loop; auto uses uvloop when installed (pip install 'mockws[speed]').",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Processes sharing the port (SO_REUSEPORT, Linux); more than 1 needs `broker:`.",
+)
+@click.option("--worker", "worker_index", type=int, hidden=True)
 def serve(
     config_path: str | None,
     asyncapi: str | None,
@@ -146,9 +157,19 @@ def serve(
     log_format: str,
     tls: bool,
     loop_choice: str,
+    workers: int,
+    worker_index: int | None,
 ) -> None:
     """Serve the config's endpoints until interrupted."""
     config = _load_for_serve(config_path, asyncapi)
+    if (workers > 1 or worker_index is not None) and config.broker is None:
+        raise click.UsageError(
+            f"--workers {workers} needs a broker the workers share rooms through: add"
+            f" `broker: redis://127.0.0.1:6379/0` to {config.source or 'the config'}"
+            " (without one, each worker would have rooms of its own)"
+        )
+    if workers > 1 and not hasattr(socket, "SO_REUSEPORT"):
+        raise click.UsageError("--workers needs SO_REUSEPORT, which this system lacks (Linux)")
     config = replace(
         config,
         host=config.host if host is None else host,
@@ -160,8 +181,13 @@ def serve(
     if not config.endpoints:
         click.echo(f"mockws: warning: {_no_endpoints_warning(config)}", err=True)
     configure_logging(log_level, log_format.lower())
+    if workers > 1:
+        options = ["--log-level", log_level, "--log-format", log_format, "--loop", loop_choice]
+        if log_messages:
+            options.append("--log-messages")
+        sys.exit(_serve_workers(config, workers, options))
     try:
-        run_on_loop(_serve(config, log_messages), loop_choice)
+        run_on_loop(_serve(config, log_messages, worker_index), loop_choice)
     except MockwsError as exc:
         _fail(exc)
     except OSError as exc:
@@ -194,8 +220,56 @@ def _no_endpoints_warning(config: Config) -> str:
     return f"{where} has no endpoints: every WebSocket gets 404 (add some under 'endpoints:')"
 
 
-async def _serve(config: Config, log_messages: bool = False) -> None:
-    server = MockServer(config, log_messages=log_messages)
+def _serve_workers(config: Config, workers: int, options: list[str]) -> int:
+    """Run ``workers`` processes of ``mockws serve`` on one port; return the exit code."""
+    from .workers import reserve_port, supervise  # loads only for --workers
+
+    try:
+        reserved = reserve_port(config.host, config.port)
+    except OSError as exc:
+        click.echo(
+            f"mockws: cannot listen on {config.host}:{config.port}: {exc.strerror}", err=True
+        )
+        return 1
+    port = reserved.getsockname()[1]
+    assert config.source is not None
+    command = [
+        sys.executable,
+        "-m",
+        "mockws",
+        "serve",
+        "--config",
+        str(config.source.resolve()),
+        "--host",
+        config.host,
+        "--port",
+        str(port),
+        "--reload" if config.reload else "--no-reload",
+        *options,
+    ]
+    ready = f"mockws: ready on {config.host}:{port} with {workers} workers (Ctrl+C to stop)"
+    try:
+        return asyncio.run(supervise(command, workers, ready))
+    finally:
+        reserved.close()
+
+
+def _worker_broker(config: Config, worker_index: int | None) -> Broker | None:
+    """The broker of worker ``worker_index`` (named after it), or None for the config's own."""
+    if worker_index is None or config.broker is None:
+        return None
+    from ..hub.redis_broker import RedisBroker  # redis loads only for a broker config
+
+    return RedisBroker.from_config(config.broker, node=f"w{worker_index}-{secrets.token_hex(2)}")
+
+
+async def _serve(config: Config, log_messages: bool = False, worker: int | None = None) -> None:
+    server = MockServer(
+        config,
+        log_messages=log_messages,
+        broker=_worker_broker(config, worker),
+        reuse_port=worker is not None,
+    )
     attach_admin(server)
     if config.reload:
         from ..reload.reloader import attach_reloader  # watchfiles loads only when reloading
@@ -319,6 +393,8 @@ def check(config_path: str | None, asyncapi: str | None) -> None:
     ):
         click.echo(f"  warning: {problem}")
     _echo_routes(routes)
+    if config.broker is not None:
+        _check_broker(config)
 
 
 def _echo_routes(routes: HttpRoutes) -> None:
@@ -326,6 +402,21 @@ def _echo_routes(routes: HttpRoutes) -> None:
     width = max((len(line) for line in shown), default=0)
     for line, route in zip(shown, routes, strict=True):
         click.echo(f"  {line:<{width}}  {route.describe()}")
+
+
+def _check_broker(config: Config) -> None:
+    """Print whether the config's broker answers; exit 1 when it does not."""
+    from ..config.broker import mask_broker_url
+    from ..hub.redis_broker import probe  # redis loads only for a broker config
+
+    assert config.broker is not None
+    shown = mask_broker_url(config.broker.url)
+    try:
+        answer = asyncio.run(probe(config.broker.url))
+    except MockwsError as exc:
+        click.echo(f"  broker {shown}: does not answer ({exc})", err=True)
+        sys.exit(exc.exit_code)
+    click.echo(f"  broker {shown}: answers ({answer})")
 
 
 @main.command()

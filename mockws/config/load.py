@@ -16,6 +16,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from .asyncapi import SpecCache, parse_asyncapi, parse_endpoint_asyncapi, spec_endpoints
 from .asyncapi_model import AsyncApiSettings
+from .broker import parse_broker
 from .faults import parse_faults
 from .http import parse_http_routes
 from .keys import KeyReader, describe_value, expand_env
@@ -72,6 +73,7 @@ TOP_KEYS = (
     "asyncapi",
     "http",
     "template_env",
+    "broker",
 )
 ENDPOINT_KEYS = (
     "pattern",
@@ -299,6 +301,7 @@ def config_from_mapping(
         tls=parse_tls(top, base_dir),
         asyncapi=asyncapi,
         template_env=template_env,
+        broker=parse_broker(top),
         source=source,
         base_dir=base_dir,
         source_map=source_map,

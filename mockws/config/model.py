@@ -25,6 +25,7 @@ __all__ = [
     "SOCKETIO",
     "socketio_route",
     "AuthenticateRef",
+    "BrokerConfig",
     "CompressionConfig",
     "Config",
     "EndpointConfig",
@@ -205,6 +206,23 @@ class HttpRouteConfig:
 
 
 @dataclass(frozen=True)
+class BrokerConfig:
+    """The broker several processes and hosts share rooms through (``broker:``).
+
+    Attributes:
+        url: ``redis://host:port/db`` (or ``rediss://``, ``unix://``); may hold a password.
+        expiry: Seconds a process's connections and rooms stay listed in the
+            broker after it stops refreshing them (a killed worker's vanish then).
+        namespace: Prefix of every Redis key and channel, so that separate
+            mock setups can share one Redis.
+    """
+
+    url: str = field(repr=False)
+    expiry: float = 10.0
+    namespace: str = "mockws"
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole, validated server config.
 
@@ -223,6 +241,7 @@ class Config:
         tls: Serve wss:// and https:// with this certificate; None serves ws://.
         template_env: Environment variables templates may read as ``env``.
         asyncapi: The top-level AsyncAPI document whose channels are served.
+        broker: The shared broker, or None for in-process fan-out.
         source: The config file, if the config came from one.
         base_dir: The folder relative paths resolve against.
     """
@@ -239,6 +258,7 @@ class Config:
     tls: TlsConfig | None = None
     template_env: tuple[str, ...] = ()
     asyncapi: AsyncApiSettings | None = None
+    broker: BrokerConfig | None = None
     source: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
     source_map: SourceMap = field(default_factory=SourceMap, compare=False, repr=False)

@@ -14,10 +14,11 @@ waiting, and a remote broker queues the message for its own writer task.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Broker", "InProcessBroker", "LocalDelivery", "Publication"]
+__all__ = ["Broker", "Cluster", "InProcessBroker", "LocalDelivery", "Publication"]
 
 
 @dataclass(slots=True)
@@ -36,6 +37,8 @@ class Publication:
             Socket.IO connections take it.
         args: The event's arguments.
         namespace: Only Socket.IO connections of this namespace; None for any.
+        target: Only the connection with this id (the admin API's send);
+            None for no such filter.
     """
 
     opcode: int
@@ -47,6 +50,7 @@ class Publication:
     event: str | None = None
     args: tuple[Any, ...] = ()
     namespace: str | None = None
+    target: str | None = None
 
 
 class LocalDelivery(Protocol):
@@ -80,6 +84,10 @@ class Broker(Protocol):
         """A local connection was registered on ``endpoint``."""
         ...
 
+    def user_set(self, conn_id: str, user: str | None) -> None:
+        """A local connection's user id is now ``user`` (None: it has none)."""
+        ...
+
     def unregistered(self, conn_id: str) -> None:
         """A local connection is gone (its rooms were left first)."""
         ...
@@ -90,6 +98,33 @@ class Broker(Protocol):
 
     async def stop(self) -> None:
         """Disconnect, after the last connection closed."""
+        ...
+
+
+@runtime_checkable
+class Cluster(Protocol):
+    """A broker that several processes share: what the admin API asks it.
+
+    The hub's own connections are the local ones; a cluster broker knows
+    the others from its registry.
+    """
+
+    node: str
+    """This process's name in the cluster; its connection ids start with it."""
+
+    describe: Callable[[str], dict[str, Any]] | None
+    """Describes a local connection for the registry (set by the admin routes)."""
+
+    async def remote_connections(self) -> list[dict[str, Any]]:
+        """Return the descriptions of every other live process's connections."""
+        ...
+
+    async def remote_connection(self, conn_id: str) -> dict[str, Any] | None:
+        """Return the description of another process's connection ``conn_id``, or None."""
+        ...
+
+    async def ping(self) -> str:
+        """Return a short description of the broker server; raise when it does not answer."""
         ...
 
 
@@ -116,6 +151,9 @@ class InProcessBroker:
         """Nothing to announce within one process."""
 
     def registered(self, conn_id: str, endpoint: str) -> None:
+        """Nothing to announce within one process."""
+
+    def user_set(self, conn_id: str, user: str | None) -> None:
         """Nothing to announce within one process."""
 
     def unregistered(self, conn_id: str) -> None:

@@ -94,9 +94,10 @@ class Hub:
         """Make ``conn`` reachable by id, endpoint and user (after authentication)."""
         self._connections[conn.id] = conn
         _add(self._by_endpoint, conn.endpoint, conn)
+        self.broker.registered(conn.id, conn.endpoint)
         if conn.user_id is not None:
             _add(self._by_user, conn.user_id, conn)
-        self.broker.registered(conn.id, conn.endpoint)
+            self.broker.user_set(conn.id, conn.user_id)
 
     def unregister(self, conn: Connection) -> None:
         """Remove ``conn`` from its rooms (unreported), then from every index."""
@@ -118,6 +119,7 @@ class Hub:
             _discard(self._by_user, previous, conn)
         if conn.user_id is not None:
             _add(self._by_user, conn.user_id, conn)
+        self.broker.user_set(conn.id, conn.user_id)
 
     def rooms_of(self, conn: Connection) -> frozenset[str]:
         """Return the rooms ``conn`` is a member of."""
@@ -156,6 +158,9 @@ class Hub:
 
     def _targets(self, publication: Publication) -> Iterable[Connection]:
         rooms, endpoint = publication.rooms, publication.endpoint
+        if publication.target is not None:
+            conn = self._connections.get(publication.target)
+            return () if conn is None else (conn,)
         if publication.user is not None:
             return self._by_user.get(publication.user, {})
         if rooms is None:
@@ -274,6 +279,16 @@ class Hub:
                 message_out(None, endpoint, opcode, payload, recipients=reached, rooms=room_names)
             )
         return reached
+
+    async def send_to(self, conn_id: str, data: Any) -> int:
+        """Send ``data`` to the connection ``conn_id``, here or on another process.
+
+        Returns:
+            1 when it was queued for a connection of this process, else 0
+            (the broker carries it to the process that has it).
+        """
+        opcode, payload = encode_message(data)
+        return self.broker.publish(Publication(opcode, payload, target=conn_id))
 
     async def send_to_user(self, user_id: str, data: Any) -> int:
         """Send ``data`` to every connection whose ``user_id`` is ``user_id``.

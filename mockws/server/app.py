@@ -23,7 +23,7 @@ from ..config.model import Config
 from ..hooks.loader import HandlerSlot, SysPathLease
 from ..hooks.rules import RuleBook
 from ..hooks.timer import HookTimer
-from ..hub.broker import Broker
+from ..hub.broker import Broker, Cluster
 from ..hub.connection import Connection
 from ..hub.hub import Hub
 from ..observe.eventlog import EventLogger
@@ -72,7 +72,10 @@ class MockServer:
         config: A validated config.
         log_messages: Log one line per message in and out, not only per
             connection event.
-        broker: Carries broadcasts between processes; in-process by default.
+        broker: Carries broadcasts between processes; by default the
+            config's ``broker:`` (Redis), else in-process.
+        reuse_port: Bind with SO_REUSEPORT, so that several processes
+            share the port (``mockws serve --workers``).
 
     Attributes:
         on_started: Awaited, in order, once the port is bound (the reloader
@@ -81,10 +84,22 @@ class MockServer:
     """
 
     def __init__(
-        self, config: Config, *, log_messages: bool = False, broker: Broker | None = None
+        self,
+        config: Config,
+        *,
+        log_messages: bool = False,
+        broker: Broker | None = None,
+        reuse_port: bool = False,
     ) -> None:
         self.config = config
+        if broker is None and config.broker is not None:
+            from ..hub.redis_broker import RedisBroker  # redis loads only for a broker config
+
+            broker = RedisBroker.from_config(config.broker)
         self.hub = Hub(broker)
+        # Ids unique across the processes that share a broker: the node name first.
+        self._id_prefix = f"{broker.node}-" if isinstance(broker, Cluster) else ""
+        self._reuse_port = reuse_port
         EventLogger(log_messages=log_messages).attach(self.hub.events)
         self.slots: dict[str, HandlerSlot] = {}
         # Declarative rules by pattern, kept across config reloads like slots.
@@ -209,9 +224,11 @@ class MockServer:
                 self.config.port,
                 self.config.limits,
                 self._ssl_context(),
+                reuse_port=self._reuse_port,
             )
         except OSError:
             await self._runner.cleanup()
+            await self.hub.broker.stop()
             raise
         self.port = self._listener.sockets[0].getsockname()[1]
         for slot in self.handler_slots():
@@ -420,7 +437,7 @@ class MockServer:
                 match.params,
                 hub=self.hub,
                 scheduler=self._scheduler,
-                conn_id=f"c{next(self._ids)}",
+                conn_id=f"{self._id_prefix}c{next(self._ids)}",
             )
         finally:
             self._sessions.discard(task)

@@ -171,11 +171,15 @@ async def listen(
     port: int,
     limits: ServerLimits,
     ssl_context: ssl.SSLContext | None = None,
+    *,
+    reuse_port: bool = False,
 ) -> asyncio.Server:
     """Bind ``host``:``port`` and serve ``runner``'s application behind a ConnectionGuard.
 
     With ``ssl_context`` every connection speaks TLS first; the guard then
-    sees the decrypted bytes.
+    sees the decrypted bytes. With ``reuse_port`` the socket is bound with
+    SO_REUSEPORT (Linux spreads new connections over every process listening
+    on the port).
 
     Raises:
         OSError: The address cannot be bound.
@@ -183,7 +187,11 @@ async def listen(
     factory = protocol_factory(runner)
     loop = asyncio.get_running_loop()
     return await loop.create_server(
-        lambda: ConnectionGuard(factory(), limits.max_header_size), host, port, ssl=ssl_context
+        lambda: ConnectionGuard(factory(), limits.max_header_size),
+        host,
+        port,
+        ssl=ssl_context,
+        reuse_port=reuse_port or None,
     )
 
 

@@ -41,6 +41,9 @@ class RecordingBroker:
     def registered(self, conn_id: str, endpoint: str) -> None:
         self.calls.append(("registered", conn_id, endpoint))
 
+    def user_set(self, conn_id: str, user: str | None) -> None:
+        self.calls.append(("user_set", conn_id, user))
+
     def unregistered(self, conn_id: str) -> None:
         self.calls.append(("unregistered", conn_id))
 
