@@ -135,7 +135,7 @@ async def _serve(config: Config, log_messages: bool = False) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
     for endpoint in server.endpoints:
-        click.echo(f"mockws: {server.url(endpoint.pattern)} -> {endpoint.config.handler}")
+        click.echo(f"mockws: {server.url(endpoint.pattern)} -> {endpoint.handler.spec}")
     inspector = inspector_url(server)
     if inspector is not None:
         click.echo(f"mockws: inspector at {inspector}")
@@ -188,7 +188,7 @@ def check(config_path: str | None) -> None:
             if endpoint.handler.hook(name)
         ]
         click.echo(
-            f"  {prefix + endpoint.pattern:<{width}}  {endpoint.config.handler}"
+            f"  {prefix + endpoint.pattern:<{width}}  {endpoint.handler.spec}"
             f"  [{', '.join(hooks) or 'no hooks'}]"
         )
 

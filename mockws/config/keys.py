@@ -56,6 +56,11 @@ class KeyReader:
         """The line map that errors of this mapping's keys point into."""
         return self._source
 
+    @property
+    def key(self) -> str:
+        """The dotted key path of this mapping itself (``endpoints[1]``)."""
+        return self._key
+
     def path(self, name: str) -> str:
         """Return the dotted key path of ``name`` in this mapping."""
         return f"{self._key}.{name}" if self._key else name

@@ -33,9 +33,11 @@ from .patterns import (
 from .yaml_source import SourceMap, load_yaml
 
 __all__ = [
+    "BEHAVIOUR_KEYS",
     "DEFAULT_CONFIG_NAMES",
     "ENDPOINT_KEYS",
     "TOP_KEYS",
+    "check_behaviour",
     "config_from_mapping",
     "find_default_config",
     "load_config",
@@ -64,6 +66,15 @@ ENDPOINT_KEYS = (
     "parse_json",
     "authenticate",
     "limits",
+)
+# The endpoint keys that give it something to do; an endpoint needs at least one.
+# A feature that makes an endpoint useful on its own adds its key here.
+BEHAVIOUR_KEYS = (
+    "handler",
+    "rules",
+    "on_connect",
+    "every",
+    "script",
 )
 _JWT_KEYS = (
     "secret",
@@ -154,8 +165,9 @@ def _parse_endpoint(data: object, key: str, source: SourceMap, base_dir: Path) -
         compile_pattern(pattern)
     except PatternError as exc:
         raise section.error("pattern", str(exc)) from None
-    handler = section.string("handler", required=True)
-    if not handler:
+    check_behaviour(section)
+    handler = section.string("handler")
+    if handler is not None and not handler:
         raise section.error("handler", "expected a file path or a dotted module name")
     endpoint = EndpointConfig(
         pattern=pattern,
@@ -172,6 +184,20 @@ def _parse_endpoint(data: object, key: str, source: SourceMap, base_dir: Path) -
     )
     section.finish(ENDPOINT_KEYS)
     return endpoint
+
+
+def check_behaviour(section: KeyReader) -> None:
+    """Refuse an endpoint that sets none of :data:`BEHAVIOUR_KEYS`.
+
+    Raises:
+        ConfigError: At the endpoint's key, naming what it could be given.
+    """
+    if any(section.has(name) for name in BEHAVIOUR_KEYS):
+        return
+    names = ", ".join(f"'{name}'" for name in BEHAVIOUR_KEYS)
+    raise section.source.error(
+        section.key, f"an endpoint needs something to serve it: give one of {names}"
+    )
 
 
 def config_from_mapping(

@@ -74,7 +74,8 @@ class EndpointConfig:
 
     Attributes:
         pattern: Matched after the server prefix; ``{name}`` captures a segment.
-        handler: A file path (``handlers/chat.py``) or a dotted module name.
+        handler: A file path (``handlers/chat.py``) or a dotted module name;
+            None for an endpoint served by declarative keys alone (rules...).
         heartbeat: Seconds between server pings; None disables.
         compression: permessage-deflate settings.
         max_message_size: Larger incoming messages close the socket with 1009.
@@ -85,7 +86,7 @@ class EndpointConfig:
     """
 
     pattern: str
-    handler: str
+    handler: str | None = None
     heartbeat: float | None = None
     compression: CompressionConfig = CompressionConfig()
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE

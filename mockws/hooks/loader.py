@@ -29,7 +29,10 @@ from typing import Any
 from ..errors import HandlerError
 from .timer import HookTimer
 
-__all__ = ["HandlerSlot", "SysPathLease", "import_failure", "load_handler"]
+__all__ = ["NO_HANDLER", "HandlerSlot", "SysPathLease", "import_failure", "load_handler"]
+
+NO_HANDLER = "(no handler)"
+"""The spec and module name of the empty slot of endpoints without a handler."""
 
 # sys.path is the process's: count who holds each folder, and remember which
 # entries mockws put there (only those does it take away again).
@@ -199,6 +202,19 @@ class HandlerSlot:
         self.spec = spec
         self.module = module
         self.timer = timer
+
+    @classmethod
+    def empty(cls, timer: HookTimer) -> HandlerSlot:
+        """Return a slot with no hooks, for endpoints that have no handler.
+
+        Its module is not in ``sys.modules``, so hot reload never follows it.
+        """
+        return cls(NO_HANDLER, ModuleType(NO_HANDLER), timer)
+
+    @property
+    def is_empty(self) -> bool:
+        """True for the slot of endpoints that have no handler."""
+        return self.spec == NO_HANDLER and self.module.__name__ == NO_HANDLER
 
     @property
     def file(self) -> str | None:

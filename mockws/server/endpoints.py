@@ -8,7 +8,7 @@ from ..auth.base import Authenticator
 from ..auth.build import build_authenticator
 from ..config.model import Config, EndpointConfig, JwtConfig
 from ..errors import HandlerError, MockwsError
-from ..hooks.loader import HandlerSlot, load_handler
+from ..hooks.loader import NO_HANDLER, HandlerSlot, load_handler
 from ..hooks.pipeline import Stage, handler_stage
 from ..hooks.timer import HookTimer
 from ..observe.redact import SECRET_QUERY_PARAMS, mask_query
@@ -22,7 +22,8 @@ class Endpoint:
 
     Attributes:
         config: The endpoint's settings.
-        handler: The handler module, swapped in place on reload.
+        handler: The handler module, swapped in place on reload; an empty
+            slot (no hooks) when the endpoint has no handler.
         auth: Decides whether an upgrade may connect; None accepts all.
         stages: What each incoming message passes through, in order; by
             default only the handler's ``on_message``.
@@ -68,7 +69,9 @@ def load_endpoints(
 ) -> list[Endpoint]:
     """Import every endpoint's handler and return the endpoints in config order.
 
-    Endpoints naming the same module share one :class:`HandlerSlot`.
+    Endpoints naming the same module share one :class:`HandlerSlot`, and
+    endpoints without a handler share one empty slot (kept in ``slots``
+    under :data:`~mockws.hooks.loader.NO_HANDLER`, so a reload keeps it).
 
     Args:
         config: A validated config.
@@ -84,14 +87,7 @@ def load_endpoints(
     timer = timer if timer is not None else HookTimer(config.limits.slow_hook_warning)
     endpoints = []
     for endpoint_config in config.endpoints:
-        try:
-            module = load_handler(endpoint_config.handler, config.base_dir)
-        except HandlerError as exc:
-            key = f"{config.endpoint_key(endpoint_config)}.handler"
-            raise config.error(key, f"cannot load {endpoint_config.handler!r}: {exc}") from None
-        slot = slots.get(module.__name__)
-        if slot is None:
-            slot = slots[module.__name__] = HandlerSlot(endpoint_config.handler, module, timer)
+        slot = _handler_slot(config, endpoint_config, slots, timer)
         try:
             auth = build_authenticator(endpoint_config, slot, slots, config.base_dir)
         except MockwsError as exc:
@@ -101,3 +97,23 @@ def load_endpoints(
             raise config.error(key, str(exc)) from None
         endpoints.append(Endpoint(endpoint_config, slot, auth))
     return endpoints
+
+
+def _handler_slot(
+    config: Config, endpoint: EndpointConfig, slots: dict[str, HandlerSlot], timer: HookTimer
+) -> HandlerSlot:
+    spec = endpoint.handler
+    if spec is None:
+        slot = slots.get(NO_HANDLER)
+        if slot is None or not slot.is_empty:
+            slot = slots[NO_HANDLER] = HandlerSlot.empty(timer)
+        return slot
+    try:
+        module = load_handler(spec, config.base_dir)
+    except HandlerError as exc:
+        key = f"{config.endpoint_key(endpoint)}.handler"
+        raise config.error(key, f"cannot load {spec!r}: {exc}") from None
+    slot = slots.get(module.__name__)
+    if slot is None:
+        slot = slots[module.__name__] = HandlerSlot(spec, module, timer)
+    return slot

@@ -112,6 +112,15 @@ def test_every_endpoint_key_is_parsed(write: WriteFile) -> None:
             "endpoints:\n  - handler: h.py\n",
             "dev.yaml:2: endpoints[0]: missing required key 'pattern'",
         ),
+        (
+            "endpoints:\n  - pattern: /a\n    heartbeat: 3\n",
+            "dev.yaml:2: endpoints[0]: an endpoint needs something to serve it: give one of "
+            "'handler', 'rules'",
+        ),
+        (
+            "endpoints:\n  - pattern: /a\n    handler: ''\n",
+            "dev.yaml:3: endpoints[0].handler: expected a file path or a dotted module name",
+        ),
         ("endpoints: {pattern: /a}\n", "dev.yaml:1: endpoints: expected a list of endpoints"),
         ("reload: yes please\n", "dev.yaml:1: reload: expected true or false, got 'yes please'"),
         (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 
 from mockws.auth.base import Authenticator
 from mockws.config.load import config_from_mapping
-from mockws.config.model import EndpointConfig
+from mockws.config.model import Config, EndpointConfig
 from mockws.errors import ConfigError
 from mockws.hooks.loader import HandlerSlot
 from mockws.hooks.pipeline import handler_stage, run_pipeline
@@ -177,3 +178,20 @@ def test_a_bad_handler_names_its_config_key(
     assert caught.value.key == "endpoints[1].handler"
     assert "endpoints[1].handler" in str(caught.value)
     assert expected in str(caught.value)
+
+
+async def test_an_endpoint_without_a_handler_serves_and_survives_apply_config() -> None:
+    """No handler: an empty slot whose hooks are absent; reapplying the config keeps it open."""
+    config = Config(endpoints=(EndpointConfig("/quiet"), EndpointConfig("/too")))
+    async with run_server(config) as server:
+        first, second = server.server.endpoints
+        assert first.handler is second.handler and first.handler.is_empty
+        assert first.handler.hook("on_message") is None
+        client = await server.connect("/quiet")
+        await client.send({"n": 1})
+        await eventually(lambda: server.hub.get("c1") is not None)
+        change = await server.server.apply_config(replace(config, port=server.port))
+        assert change.closed == 0 and server.server.endpoints == [first, second]
+        await client.send("still open")
+        await client.close()
+        await eventually(lambda: not server.hub.connections)

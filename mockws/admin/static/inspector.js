@@ -335,7 +335,7 @@ function renderRooms() {
 function renderEndpoints() {
   const items = (state.server?.endpoints || []).map((endpoint) => {
     const item = el("li");
-    item.append(el("b", null, endpoint.pattern), document.createTextNode(" → " + endpoint.handler));
+    item.append(el("b", null, endpoint.pattern), document.createTextNode(" → " + (endpoint.handler || "(no handler)")));
     item.title = endpoint.url;
     return item;
   });
