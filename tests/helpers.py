@@ -126,7 +126,11 @@ async def eventually(predicate: Callable[[], Any], timeout: float = 2.0) -> None
 
 def handler_module(name: str) -> Any:
     """Return the loaded module whose name ends with ``name`` (a handler under test)."""
-    return next(m for key, m in sys.modules.items() if key.endswith(name))
+    return next(
+        m
+        for key, m in sys.modules.items()
+        if (key == name or key.endswith("." + name)) and not key.startswith("mockws.")
+    )
 
 
 READY_TIMEOUT = 15.0

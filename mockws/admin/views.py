@@ -28,6 +28,7 @@ def connection_view(conn: Connection) -> dict[str, Any]:
         "dropped": conn.dropped,
         "subprotocol": conn.subprotocol,
         "remote": conn.request.remote,
+        "upstream": conn.upstream,
     }
 
 

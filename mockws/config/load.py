@@ -30,6 +30,7 @@ from .patterns import (
     compile_pattern,
     normalize_prefix,
 )
+from .proxy import parse_proxy, parse_record, parse_replay
 from .yaml_source import SourceMap, load_yaml
 
 __all__ = [
@@ -66,6 +67,10 @@ ENDPOINT_KEYS = (
     "parse_json",
     "authenticate",
     "limits",
+    "proxy",
+    "record",
+    "record_limit",
+    "replay",
 )
 # The endpoint keys that give it something to do; an endpoint needs at least one.
 # A feature that makes an endpoint useful on its own adds its key here.
@@ -75,6 +80,8 @@ BEHAVIOUR_KEYS = (
     "on_connect",
     "every",
     "script",
+    "proxy",
+    "replay",
 )
 _JWT_KEYS = (
     "secret",
@@ -181,9 +188,24 @@ def _parse_endpoint(data: object, key: str, source: SourceMap, base_dir: Path) -
         parse_json=section.boolean("parse_json", True),
         authenticate=_parse_authenticate(section, base_dir),
         limits=parse_endpoint_limits(section),
+        proxy=parse_proxy(section, pattern),
+        record=parse_record(section, base_dir),
+        replay=parse_replay(section, base_dir),
     )
+    _check_proxy(section, endpoint)
     section.finish(ENDPOINT_KEYS)
     return endpoint
+
+
+def _check_proxy(section: KeyReader, endpoint: EndpointConfig) -> None:
+    if endpoint.proxy is not None and endpoint.replay is not None:
+        raise section.error("replay", "an endpoint either proxies or replays: not both")
+    if endpoint.proxy is not None and endpoint.subprotocols:
+        raise section.error(
+            "subprotocols",
+            "a proxied endpoint takes its subprotocols from the upstream: "
+            "use proxy.subprotocols (forward, or a list to offer upstream)",
+        )
 
 
 def check_behaviour(section: KeyReader) -> None:

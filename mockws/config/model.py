@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from .limits import EndpointLimits, ServerLimits
+from .proxy import ProxyConfig, RecordConfig, ReplayConfig
 from .yaml_source import SourceMap
 
 __all__ = [
@@ -83,6 +84,9 @@ class EndpointConfig:
         parse_json: Text messages that are JSON reach ``on_message`` parsed.
         authenticate: JWT settings, a callable reference, or None for none.
         limits: Connection, slow-client and incoming-message limits (see mockws.config.limits).
+        proxy: Forward each connection to an upstream (see mockws.config.proxy).
+        record: Record every frame both ways to JSON Lines.
+        replay: Play a recording back instead of serving live.
     """
 
     pattern: str
@@ -94,6 +98,9 @@ class EndpointConfig:
     parse_json: bool = True
     authenticate: JwtConfig | AuthenticateRef | None = None
     limits: EndpointLimits = EndpointLimits()
+    proxy: ProxyConfig | None = None
+    record: RecordConfig | None = None
+    replay: ReplayConfig | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import aiohttp
@@ -22,13 +23,18 @@ from ..config.proxy import ProxyConfig
 from ..hub.connection import Connection
 from ..observe.redact import SECRET_QUERY_PARAMS, mask_query
 from ..wire.close import CloseCode, encode_close_reason
+from ..wire.codec import decode_text
+from .loader import HandlerSlot
+from .pipeline import report_hook_error
 
 __all__ = [
+    "ProxyRoute",
     "Upstream",
     "UpstreamRefused",
     "UpstreamUnavailable",
     "UpstreamHandler",
     "open_upstream",
+    "upstream_handler",
     "upstream_url",
 ]
 
@@ -100,6 +106,8 @@ class Upstream:
     protocol: str | None
     _session: aiohttp.ClientSession
     _socket: aiohttp.ClientWebSocketResponse
+    pending: str | bytes | None = None
+    """The client message being offered to the endpoint's stages, as it arrived."""
 
     @property
     def closed(self) -> bool:
@@ -125,13 +133,16 @@ class Upstream:
         code (1014 when the upstream dropped without a close frame).
         """
         socket = self._socket
+        reason = ""
         try:
             while not conn.closed:
                 message = await socket.receive()
                 if message.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
                     await handle(conn, message.data)
+                elif message.type is aiohttp.WSMsgType.CLOSE:
+                    reason = str(message.extra or "")
+                    break
                 elif message.type in (
-                    aiohttp.WSMsgType.CLOSE,
                     aiohttp.WSMsgType.CLOSING,
                     aiohttp.WSMsgType.CLOSED,
                     aiohttp.WSMsgType.ERROR,
@@ -139,8 +150,7 @@ class Upstream:
                     break
         finally:
             if not conn.closed:
-                code, reason = _relayed_close(socket.close_code, message_reason(socket))
-                await conn.close(code, reason)
+                await conn.close(*_relayed_close(socket.close_code, reason))
 
     async def close(self, code: int | None, reason: str = "") -> None:
         """Close the upstream with the client's code (1000 when it cannot be sent)."""
@@ -148,18 +158,10 @@ class Upstream:
             if not self._socket.closed:
                 sendable = code if code is not None and CloseCode.sendable(code) else 1000
                 await self._socket.close(code=sendable, message=encode_close_reason(reason))
-        except (ConnectionError, RuntimeError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, ConnectionError, RuntimeError) as exc:
             log.debug("upstream %s: close failed: %s", self.url, exc)
         finally:
             await self._session.close()
-
-
-def message_reason(socket: aiohttp.ClientWebSocketResponse) -> str:
-    """The close reason the upstream gave, as text."""
-    extra = getattr(socket, "close_message", None)
-    if isinstance(extra, bytes):
-        return extra.decode("utf-8", "replace")
-    return str(extra or "")
 
 
 def _relayed_close(code: int | None, reason: str) -> tuple[int, str]:
@@ -191,9 +193,7 @@ async def open_upstream(
     """
     url = upstream_url(proxy, params, query_string)
     shown = mask_query(url, SECRET_QUERY_PARAMS)
-    forwarded = {
-        name: value for name, value in headers.items() if name.lower() not in _HOP_HEADERS
-    }
+    forwarded = {name: value for name, value in headers.items() if name.lower() not in _HOP_HEADERS}
     forwarded.update(proxy.headers)
     protocols: Sequence[str] = offered if proxy.subprotocols == "forward" else proxy.subprotocols
     session = aiohttp.ClientSession()
@@ -203,7 +203,7 @@ async def open_upstream(
                 url,
                 protocols=tuple(protocols),
                 headers=forwarded,
-                ssl=None if proxy.verify else False,
+                ssl=proxy.verify,
                 autoping=True,
                 max_msg_size=max_message_size,
             ),
@@ -221,3 +221,56 @@ async def open_upstream(
         raise
     return Upstream(shown, socket.protocol, session, socket)
 
+
+class ProxyRoute:
+    """A proxied endpoint's upstream legs, and the stage that forwards to them."""
+
+    def __init__(self, config: ProxyConfig) -> None:
+        self.config = config
+        self._legs: dict[Connection, Upstream] = {}
+
+    def attach(self, conn: Connection, upstream: Upstream) -> None:
+        """Make ``upstream`` the leg that ``conn``'s messages are forwarded to."""
+        self._legs[conn] = upstream
+
+    def detach(self, conn: Connection) -> Upstream | None:
+        """Forget ``conn``'s leg and return it."""
+        return self._legs.pop(conn, None)
+
+    def leg(self, conn: Connection) -> Upstream | None:
+        """The upstream leg of ``conn``, if it has one."""
+        return self._legs.get(conn)
+
+    async def forward(self, conn: Connection, data: Any) -> bool:
+        """The last stage of a proxied endpoint: send the message upstream as it arrived."""
+        upstream = self._legs.get(conn)
+        if upstream is None or upstream.pending is None:
+            return False
+        await upstream.send(upstream.pending)
+        return True
+
+
+def upstream_handler(slot: HandlerSlot, parse_json: bool) -> UpstreamHandler:
+    """Return what a proxied connection does with each upstream message.
+
+    Without an ``on_upstream_message`` hook the message goes to the client
+    as it arrived. With one, the hook gets it (JSON parsed like
+    ``on_message``'s) and its return value is sent instead; None drops it.
+    A hook that raises is reported and the message goes through unchanged.
+    """
+
+    async def handle(conn: Connection, raw: str | bytes) -> None:
+        hook = slot.hook("on_upstream_message")
+        if hook is None:
+            await conn.send(raw)
+            return
+        data = decode_text(raw, parse_json) if isinstance(raw, str) else raw
+        try:
+            result = await slot.timer.call(hook, conn, data)
+        except Exception as exc:  # noqa: BLE001 - a handler bug must not stop the proxy
+            await report_hook_error(slot, conn, exc, "on_upstream_message")
+            result = raw
+        if result is not None:
+            await conn.send(result)
+
+    return handle

@@ -144,7 +144,9 @@ class Replay:
             base = 0.0
             if step.expect is not None:
                 while not self._matches(step.expect, await inbox.get()):
-                    log.info("%s: replay waits for a message like line t=%s", conn.id, step.expect.t)
+                    log.info(
+                        "%s: replay waits for a message like line t=%s", conn.id, step.expect.t
+                    )
                 base = step.expect.t
             start = asyncio.get_running_loop().time()
             for frame in step.replies:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from aiohttp import web
 
@@ -24,7 +24,14 @@ from ..wire.outbox import Outbox
 if TYPE_CHECKING:
     from .hub import Hub
 
-__all__ = ["CLOSE_GRACE", "Connection", "EndpointView", "connection_closed", "connection_opened"]
+__all__ = [
+    "CLOSE_GRACE",
+    "Connection",
+    "EndpointView",
+    "FrameTap",
+    "connection_closed",
+    "connection_opened",
+]
 
 log = logging.getLogger("mockws.connection")
 
@@ -42,6 +49,14 @@ class EndpointView(Protocol):
 
     def mask(self, path_qs: str) -> str:
         """Return ``path_qs`` with this endpoint's secret query values masked."""
+        ...
+
+
+class FrameTap(Protocol):
+    """Sees every data frame a connection sends or receives (a recording)."""
+
+    def frame(self, direction: Literal["in", "out"], opcode: int, payload: bytes | str) -> None:
+        """Take one frame: ``in`` from the client, ``out`` to it."""
         ...
 
 
@@ -77,6 +92,8 @@ class Connection:
         "_closing",
         "close_code",
         "close_reason",
+        "tap",
+        "upstream",
     )
 
     def __init__(
@@ -113,6 +130,8 @@ class Connection:
         self._closing = False
         self.close_code: int | None = None
         self.close_reason = ""
+        self.tap: FrameTap | None = None
+        self.upstream: str | None = None
 
     def __repr__(self) -> str:
         return f"<Connection {self.id} {self.path}>"
@@ -186,6 +205,8 @@ class Connection:
             frame = deflater.frame(opcode, payload)
         if self._outbox.queue(frame):
             self.messages_out += 1
+            if self.tap is not None:
+                self.tap.frame("out", opcode, payload)
             return True
         if deflater is not None:
             deflater.forget()
@@ -278,6 +299,7 @@ def connection_opened(conn: Connection) -> ConnectionOpened:
         remote=conn.request.remote,
         user=conn.user_id,
         subprotocol=conn.subprotocol,
+        upstream=conn.upstream,
     )
 
 

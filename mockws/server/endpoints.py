@@ -10,7 +10,10 @@ from ..config.model import Config, EndpointConfig, JwtConfig
 from ..errors import HandlerError, MockwsError
 from ..hooks.loader import NO_HANDLER, HandlerSlot, load_handler
 from ..hooks.pipeline import Stage, handler_stage
+from ..hooks.proxy import ProxyRoute
+from ..hooks.replay import Replay, load_replay
 from ..hooks.timer import HookTimer
+from ..observe.recording import Recorder, RecordingError
 from ..observe.redact import SECRET_QUERY_PARAMS, mask_query
 
 __all__ = ["Endpoint", "load_endpoints"]
@@ -33,10 +36,21 @@ class Endpoint:
     handler: HandlerSlot
     auth: Authenticator | None = None
     stages: tuple[Stage, ...] = field(default=())
+    proxy: ProxyRoute | None = None
+    replay: Replay | None = None
+    recorder: Recorder | None = None
 
     def __post_init__(self) -> None:
         if not self.stages:
-            self.stages = (handler_stage(self.handler),)
+            self.stages = self._default_stages()
+
+    def _default_stages(self) -> tuple[Stage, ...]:
+        if self.proxy is not None:
+            # No rule handled it: the message goes upstream as it arrived.
+            return (self.proxy.forward,)
+        if self.replay is not None and self.replay.config.mode == "reactive":
+            return (self.replay.stage, handler_stage(self.handler))
+        return (handler_stage(self.handler),)
 
     @property
     def pattern(self) -> str:
@@ -95,8 +109,31 @@ def load_endpoints(
             if isinstance(endpoint_config.authenticate, JwtConfig):
                 key += ".jwt"
             raise config.error(key, str(exc)) from None
-        endpoints.append(Endpoint(endpoint_config, slot, auth))
+        endpoints.append(
+            Endpoint(
+                endpoint_config,
+                slot,
+                auth,
+                proxy=ProxyRoute(endpoint_config.proxy) if endpoint_config.proxy else None,
+                replay=_replay(config, endpoint_config),
+                recorder=_recorder(endpoint_config),
+            )
+        )
     return endpoints
+
+
+def _replay(config: Config, endpoint: EndpointConfig) -> Replay | None:
+    if endpoint.replay is None:
+        return None
+    try:
+        return load_replay(endpoint.replay)
+    except RecordingError as exc:
+        raise config.error(f"{config.endpoint_key(endpoint)}.replay.file", str(exc)) from None
+
+
+def _recorder(endpoint: EndpointConfig) -> Recorder | None:
+    record = endpoint.record
+    return Recorder(record.path, record.limit) if record is not None else None
 
 
 def _handler_slot(

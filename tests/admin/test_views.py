@@ -68,6 +68,7 @@ async def test_connection_view_describes_one_connection(server: RunningServer) -
         "dropped": 0,
         "subprotocol": "chat.v1",
         "remote": "127.0.0.1",
+        "upstream": None,
     }
     assert "s3cret" not in json.dumps(view)
 
