@@ -58,6 +58,21 @@ class Endpoint:
         return self.config.pattern
 
     @property
+    def summary(self) -> str:
+        """What serves this endpoint, in a few words (for ``serve`` and ``check``)."""
+        settings = self.config
+        parts = []
+        if settings.proxy is not None:
+            parts.append(f"proxy {mask_query(settings.proxy.url)}")
+        if settings.replay is not None:
+            parts.append(f"replay {settings.replay.file.name} ({settings.replay.mode})")
+        if not self.handler.is_empty or not parts:
+            parts.append(self.handler.spec)
+        if settings.record is not None:
+            parts.append(f"recording to {settings.record.path}")
+        return ", ".join(parts)
+
+    @property
     def modules(self) -> tuple[HandlerSlot, ...]:
         """The user modules this endpoint runs: its handler, and an authenticate module."""
         auth_slot = self.auth.slot if self.auth is not None else None
