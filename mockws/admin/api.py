@@ -9,8 +9,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -142,6 +144,40 @@ class AdminApi:
         await conn.close(code, reason)
         return json_reply({"closed": True, "code": code, "reason": reason})
 
+    def _recordings(self) -> dict[str, tuple[str, Path]]:
+        found: dict[str, tuple[str, Path]] = {}
+        for endpoint in self.server.endpoints:
+            if endpoint.recorder is not None:
+                for path in endpoint.recorder.files():
+                    key = hashlib.sha1(str(path).encode(), usedforsecurity=False).hexdigest()[:12]
+                    found[key] = (endpoint.pattern, path)
+        return found
+
+    async def recordings(self, request: web.Request) -> web.Response:
+        """``GET recordings``: the files the endpoints' ``record`` wrote, with their sizes."""
+        items = [
+            {
+                "id": key,
+                "endpoint": pattern,
+                "file": str(path),
+                "bytes": path.stat().st_size if path.exists() else 0,
+            }
+            for key, (pattern, path) in self._recordings().items()
+        ]
+        return json_reply({"recordings": items})
+
+    async def recording(self, request: web.Request) -> web.Response:
+        """``GET recordings/{id}``: download one recording as JSON Lines."""
+        found = self._recordings().get(request.match_info["recording_id"])
+        if found is None or not found[1].is_file():
+            raise ApiError(404, "no such recording (see GET recordings)")
+        path = found[1]
+        return web.Response(
+            body=path.read_bytes(),
+            content_type="application/x-ndjson",
+            headers={"Content-Disposition": f'attachment; filename="{path.name}"'},
+        )
+
     def routes(self, prefix: str) -> list[tuple[str, str, Handler]]:
         """Return the API's routes under ``prefix`` as (method, path, handler)."""
         return [
@@ -151,4 +187,6 @@ class AdminApi:
             ("POST", f"{prefix}/broadcast", self.broadcast),
             ("POST", f"{prefix}/connections/{{conn_id}}/send", self.send),
             ("POST", f"{prefix}/connections/{{conn_id}}/close", self.close),
+            ("GET", f"{prefix}/recordings", self.recordings),
+            ("GET", f"{prefix}/recordings/{{recording_id}}", self.recording),
         ]

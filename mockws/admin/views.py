@@ -64,6 +64,8 @@ def server_view(server: MockServer) -> dict[str, Any]:
                 "pattern": endpoint.pattern,
                 "url": server.url(endpoint.pattern),
                 "handler": endpoint.config.handler,
+                "summary": endpoint.summary,
+                "record": endpoint.recorder is not None,
             }
             for endpoint in server.endpoints
         ],

@@ -193,10 +193,11 @@ class Recorder:
         self.path = path
         self.limit = limit
         self._files: dict[Path, _RecordingFile] = {}
+        self._written: dict[Path, None] = {}
 
     def files(self) -> Iterator[Path]:
-        """The files this recorder has written to, in the order it opened them."""
-        return iter(list(self._files))
+        """Every file this recorder has written to, in the order it first opened them."""
+        return iter(list(self._written))
 
     def start(
         self, conn_id: str, endpoint: str, path: str, subprotocol: str | None
@@ -213,6 +214,7 @@ class Recorder:
         file = self._files.get(target)
         if file is None:
             file = self._files[target] = _RecordingFile(target, self.limit)
+            self._written[target] = None
         file.users += 1
         file.write(
             {
