@@ -136,8 +136,16 @@ async def test_server_view_lists_address_prefix_and_endpoint_urls(server: Runnin
                 "pattern": "/rooms/{room}",
                 "url": f"ws://127.0.0.1:{port}/api/rooms/{{room}}",
                 "handler": "cmd.py",
+                "summary": "cmd.py",
+                "record": False,
             },
-            {"pattern": "/secure", "url": f"ws://127.0.0.1:{port}/api/secure", "handler": "cmd.py"},
+            {
+                "pattern": "/secure",
+                "url": f"ws://127.0.0.1:{port}/api/secure",
+                "handler": "cmd.py",
+                "summary": "cmd.py",
+                "record": False,
+            },
         ],
     }
     assert json.loads(json.dumps(view)) == view
