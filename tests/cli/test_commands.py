@@ -115,6 +115,32 @@ def test_check_reports_broken_handler_with_exit_2(write: WriteFile) -> None:
     assert "broken.py:1: SyntaxError" in result.output
 
 
+def test_check_says_what_serves_proxy_and_replay_endpoints_and_validates_recordings(
+    write: WriteFile,
+) -> None:
+    """check names the upstream, the recording played and the recording file."""
+    write(
+        "live.jsonl",
+        '{"mockws": 1, "conn": "c1"}\n{"t": 0, "conn": "c1", "dir": "out", "text": "x"}\n',
+    )
+    config = write(
+        "dev.yaml",
+        "endpoints:\n"
+        "  - pattern: /live\n    proxy: ws://127.0.0.1:9/live?token=abc\n    record: rec.jsonl\n"
+        "  - pattern: /offline\n    replay: {file: live.jsonl, mode: reactive}\n",
+    )
+    result = CliRunner().invoke(main, ["check", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert re.search(
+        r"/live\s+proxy ws://127.0.0.1:9/live\?token=\*\*\*, recording to ", result.output
+    )
+    assert re.search(r"/offline\s+replay live.jsonl \(reactive\)", result.output)
+    write("live.jsonl", '{"mockws": 1, "conn": "c1"}\n{"t": 0, "conn": "c1"}\n')
+    result = CliRunner().invoke(main, ["check", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "endpoints[1].replay.file" in result.output and "live.jsonl:2" in result.output
+
+
 def test_missing_default_config_is_a_usage_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
