@@ -182,8 +182,9 @@ async def serve_connection(
             endpoint.replay.opened(conn)
         # The read loop runs in this frame: a helper coroutine's frame would stay
         # alive for the whole connection (idle memory).
-        parse_json = settings.parse_json
         stages = endpoint.stages
+        # A proxied endpoint with nothing but the forward stage never looks inside messages.
+        parse_json = settings.parse_json and not (upstream is not None and len(stages) == 1)
         while True:
             message = await socket.receive()
             kind = message.type
