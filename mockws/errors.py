@@ -6,7 +6,8 @@ Every error a user can cause derives from :class:`MockwsError`::
      ├── ConfigError        a config file or value is wrong (file, line, key)
      ├── HandlerError       a handler module cannot be imported or lacks a name
      ├── AuthError          an authenticate setting cannot be used
-     └── InitError          ``mockws init`` would overwrite a file
+     ├── InitError          ``mockws init`` would overwrite a file
+     └── TemplateRenderError  a config template failed while it rendered (file, line, key)
 
 Each keeps the fields a user needs to fix the problem and formats them in
 ``__str__``, so the CLI can print the exception as it is and exit with
@@ -17,7 +18,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["AuthError", "ConfigError", "HandlerError", "InitError", "MockwsError", "display_path"]
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "HandlerError",
+    "InitError",
+    "MockwsError",
+    "TemplateRenderError",
+    "display_path",
+]
 
 
 def display_path(path: Path | str | None) -> str:
@@ -110,3 +119,34 @@ class InitError(MockwsError):
     """``mockws init`` cannot write its starter files (one exists already)."""
 
     exit_code = 2
+
+
+class TemplateRenderError(MockwsError):
+    """A template from the config failed while it rendered (at run time, not at load).
+
+    Attributes:
+        message: What went wrong (the template's own error).
+        file: The config file the template is written in.
+        line: The 1-based line of the template's key, when known.
+        key: The dotted path of the template's key (``endpoints[0].rules[1].reply``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: Path | str | None = None,
+        line: int | None = None,
+        key: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.key = key
+
+    def __str__(self) -> str:
+        where = display_path(self.file)
+        if self.line is not None:
+            where = f"{where}:{self.line}"
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"

@@ -15,6 +15,7 @@ from .observe.events import (
     HandlerFailed,
     MessageIn,
     MessageOut,
+    MessageUnmatched,
     Reloaded,
     RoomJoined,
     RoomLeft,
@@ -23,6 +24,7 @@ from .observe.events import (
     handler_failed,
     message_in,
     message_out,
+    message_unmatched,
     preview,
 )
 
@@ -36,6 +38,7 @@ __all__ = [
     "HandlerFailed",
     "MessageIn",
     "MessageOut",
+    "MessageUnmatched",
     "Reloaded",
     "RoomJoined",
     "RoomLeft",
@@ -44,5 +47,6 @@ __all__ = [
     "handler_failed",
     "message_in",
     "message_out",
+    "message_unmatched",
     "preview",
 ]

@@ -17,6 +17,8 @@ LAZY_MODULES = (
     "mockws.cli.init",
     "mockws.auth.jwt",
     "mockws.reload.reloader",
+    "jinja2",
+    "mockws.config.sandbox",
 )
 
 

@@ -16,7 +16,8 @@ import click
 from ..admin import attach_admin, inspector_url
 from ..config.load import DEFAULT_CONFIG_NAMES, find_default_config, load_config
 from ..config.model import Config
-from ..errors import MockwsError
+from ..config.rules import describe_behaviour
+from ..errors import MockwsError, display_path
 from ..observe.logging import configure_logging
 from ..server.app import MockServer
 from ..server.endpoints import load_endpoints
@@ -224,6 +225,10 @@ def check(config_path: str | None) -> None:
             f"  {prefix + endpoint.pattern:<{width}}  {endpoint.summary}"
             f"  [{', '.join(hooks) or 'no hooks'}]"
         )
+        behaviour = endpoint.config.behaviour
+        if behaviour is not None:
+            for line in describe_behaviour(behaviour, display_path(config.source)):
+                click.echo(f"      {line}")
 
 
 @main.command()

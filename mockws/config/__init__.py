@@ -6,6 +6,8 @@
 - :mod:`~mockws.config.keys`: typed key reading with file:line:key errors.
 - :mod:`~mockws.config.yaml_source`: YAML with the line of every key.
 - :mod:`~mockws.config.patterns`: the URL pattern grammar.
+- :mod:`~mockws.config.templates`: Jinja2 templates in config values, compiled at load
+  (:mod:`~mockws.config.sandbox` runs them, :mod:`~mockws.config.template_names` names them).
 
 New config sources (an AsyncAPI document, a rules schema) slot in beside
 ``load`` and produce the same :class:`Config`.

@@ -31,6 +31,9 @@ from .patterns import (
     normalize_prefix,
 )
 from .proxy import parse_proxy, parse_record, parse_replay
+from .rules_load import BEHAVIOUR_KEYS as RULE_KEYS
+from .rules_load import parse_behaviour
+from .template_names import environment_subset
 from .yaml_source import SourceMap, load_yaml
 
 __all__ = [
@@ -56,6 +59,7 @@ TOP_KEYS = (
     "admin_token",
     "limits",
     "endpoints",
+    "template_env",
 )
 ENDPOINT_KEYS = (
     "pattern",
@@ -67,6 +71,7 @@ ENDPOINT_KEYS = (
     "parse_json",
     "authenticate",
     "limits",
+    *RULE_KEYS,
     "proxy",
     "record",
     "record_limit",
@@ -76,10 +81,7 @@ ENDPOINT_KEYS = (
 # A feature that makes an endpoint useful on its own adds its key here.
 BEHAVIOUR_KEYS = (
     "handler",
-    "rules",
-    "on_connect",
-    "every",
-    "script",
+    *RULE_KEYS,
     "proxy",
     "replay",
 )
@@ -164,7 +166,9 @@ def _parse_authenticate(section: KeyReader, base_dir: Path) -> JwtConfig | Authe
     return result
 
 
-def _parse_endpoint(data: object, key: str, source: SourceMap, base_dir: Path) -> EndpointConfig:
+def _parse_endpoint(
+    data: object, key: str, source: SourceMap, base_dir: Path, env: dict[str, str]
+) -> EndpointConfig:
     section = KeyReader(data, key, source)
     pattern = section.string("pattern", required=True)
     assert pattern is not None
@@ -191,6 +195,7 @@ def _parse_endpoint(data: object, key: str, source: SourceMap, base_dir: Path) -
         proxy=parse_proxy(section, pattern),
         record=parse_record(section, base_dir),
         replay=parse_replay(section, base_dir),
+        behaviour=parse_behaviour(section, base_dir, env),
     )
     _check_proxy(section, endpoint)
     section.finish(ENDPOINT_KEYS)
@@ -256,8 +261,10 @@ def config_from_mapping(
         raise top.error(
             "endpoints", f"expected a list of endpoints, got {describe_value(endpoints_data)}"
         )
+    template_env = top.string_list("template_env") or ()
+    env = environment_subset(template_env)
     endpoints = tuple(
-        _parse_endpoint(item, f"endpoints[{index}]", source_map, base_dir)
+        _parse_endpoint(item, f"endpoints[{index}]", source_map, base_dir, env)
         for index, item in enumerate(endpoints_data)
     )
     _check_duplicates(endpoints, source_map)
@@ -270,6 +277,7 @@ def config_from_mapping(
         allowed_origins=top.string_list("allowed_origins"),
         admin_token=_admin_token(top),
         limits=parse_server_limits(top),
+        template_env=template_env,
         source=source,
         base_dir=base_dir,
         source_map=source_map,

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from .limits import EndpointLimits, ServerLimits
 from .proxy import ProxyConfig, RecordConfig, ReplayConfig
+from .rules import Behaviour
 from .yaml_source import SourceMap
 
 __all__ = [
@@ -87,6 +88,8 @@ class EndpointConfig:
         proxy: Forward each connection to an upstream (see mockws.config.proxy).
         record: Record every frame both ways to JSON Lines.
         replay: Play a recording back instead of serving live.
+        behaviour: ``on_connect``, ``rules``, ``every`` and ``script`` (see
+            mockws.config.rules); None when the endpoint has none.
     """
 
     pattern: str
@@ -101,6 +104,7 @@ class EndpointConfig:
     proxy: ProxyConfig | None = None
     record: RecordConfig | None = None
     replay: ReplayConfig | None = None
+    behaviour: Behaviour | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,7 @@ class Config:
         admin_token: Required by the admin API and inspector when set; they
             are then served on any address, not only on loopback.
         limits: Server-wide limits (see mockws.config.limits).
+        template_env: Environment variables templates may read as ``env``.
         source: The config file, if the config came from one.
         base_dir: The folder relative paths resolve against.
     """
@@ -130,6 +135,7 @@ class Config:
     allowed_origins: tuple[str, ...] | None = None
     admin_token: str | None = field(default=None, repr=False)
     limits: ServerLimits = ServerLimits()
+    template_env: tuple[str, ...] = ()
     source: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
     source_map: SourceMap = field(default_factory=SourceMap, compare=False, repr=False)

@@ -34,6 +34,7 @@ __all__ = [
     "HandlerFailed",
     "MessageIn",
     "MessageOut",
+    "MessageUnmatched",
     "Reloaded",
     "RoomJoined",
     "RoomLeft",
@@ -42,6 +43,7 @@ __all__ = [
     "handler_failed",
     "message_in",
     "message_out",
+    "message_unmatched",
     "preview",
 ]
 
@@ -199,6 +201,24 @@ class HandlerFailed(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MessageUnmatched(Event):
+    """No rule matched a message, and the endpoint has no ``on_message`` to take it.
+
+    Attributes:
+        conn_id: The sender.
+        endpoint: The sender's endpoint pattern.
+        preview: The start of the message (secret values masked; hex for binary).
+        truncated: True when ``preview`` is not the whole message.
+    """
+
+    kind: ClassVar[str] = "unmatched"
+    conn_id: str
+    endpoint: str
+    preview: str = ""
+    truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Reloaded(Event):
     """A handler module or the config was reloaded, or failed to reload.
 
@@ -268,6 +288,12 @@ def message_in(conn_id: str, endpoint: str, data: str | bytes) -> MessageIn:
         preview=text,
         truncated=truncated,
     )
+
+
+def message_unmatched(conn_id: str, endpoint: str, text: str | bytes) -> MessageUnmatched:
+    """Describe a message no rule matched (``text``: the message as JSON text, or its bytes)."""
+    shown, truncated = preview(text, isinstance(text, bytes))
+    return MessageUnmatched(conn_id=conn_id, endpoint=endpoint, preview=shown, truncated=truncated)
 
 
 def message_out(

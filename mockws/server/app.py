@@ -18,6 +18,7 @@ from aiohttp import web
 
 from ..config.model import Config
 from ..hooks.loader import HandlerSlot, SysPathLease
+from ..hooks.rules import RuleBook
 from ..hooks.timer import HookTimer
 from ..hub.broker import Broker
 from ..hub.hub import Hub
@@ -69,6 +70,8 @@ class MockServer:
         self.hub = Hub(broker)
         EventLogger(log_messages=log_messages).attach(self.hub.events)
         self.slots: dict[str, HandlerSlot] = {}
+        # Declarative rules by pattern, kept across config reloads like slots.
+        self.books: dict[str, RuleBook] = {}
         self.endpoints: list[Endpoint] = []
         self.router: Router[Endpoint] = Router(config.prefix, ())
         self.port: int = config.port
@@ -135,7 +138,7 @@ class MockServer:
             raise
 
     async def _start(self) -> None:
-        self._install(self.config, load_endpoints(self.config, self.slots, self.timer))
+        self._install(self.config, load_endpoints(self.config, self.slots, self.timer, self.books))
         await self.hub.broker.start()
         self._scheduler = FlushScheduler(asyncio.get_running_loop())
         self._runner = web.AppRunner(
@@ -173,13 +176,18 @@ class MockServer:
         config = replace(
             config, host=self.config.host, port=self.config.port, reload=self.config.reload
         )
-        slots = dict(self.slots)
-        plan = plan_reconfig(self.endpoints, load_endpoints(config, slots, self.timer))
+        slots, books = dict(self.slots), dict(self.books)
+        plan = plan_reconfig(self.endpoints, load_endpoints(config, slots, self.timer, books))
         doomed = [conn for conn in self.hub.connections.values() if conn.endpoint in plan.close]
         self._install(config, plan.endpoints)
         # Authenticate modules too: the reloader follows every slot listed here.
         in_use = {slot for endpoint in self.endpoints for slot in endpoint.modules}
         self.slots = {name: slot for name, slot in slots.items() if slot in in_use}
+        patterns = {endpoint.pattern for endpoint in self.endpoints if endpoint.rules is not None}
+        for pattern, book in books.items():
+            if pattern not in patterns:
+                book.install(None)
+        self.books = {pattern: book for pattern, book in books.items() if pattern in patterns}
         for slot in plan.start_background:
             self.background.start(slot)
         closes = [
@@ -262,6 +270,8 @@ class MockServer:
             if self._sessions:
                 await asyncio.wait(set(self._sessions), timeout=SHUTDOWN_GRACE)
             await self.background.stop_all()
+            for book in self.books.values():
+                await book.stop()
             if self._listener is not None:
                 self._listener.close()
             if self._runner is not None:

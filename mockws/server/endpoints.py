@@ -12,9 +12,11 @@ from ..hooks.loader import NO_HANDLER, HandlerSlot, load_handler
 from ..hooks.pipeline import Stage, handler_stage
 from ..hooks.proxy import ProxyRoute
 from ..hooks.replay import Replay, load_replay
+from ..hooks.rules import RuleBook, close_steps, unmatched_stage
 from ..hooks.timer import HookTimer
 from ..observe.recording import Recorder, RecordingError
 from ..observe.redact import SECRET_QUERY_PARAMS, mask_query
+from ..wire.close import CloseCode
 
 __all__ = ["Endpoint", "load_endpoints"]
 
@@ -29,7 +31,10 @@ class Endpoint:
             slot (no hooks) when the endpoint has no handler.
         auth: Decides whether an upgrade may connect; None accepts all.
         stages: What each incoming message passes through, in order; by
-            default only the handler's ``on_message``.
+            default the rules (if any), then the handler's ``on_message``.
+        rules: The endpoint's declarative behaviour (rules, on_connect,
+            every, script), shared by every version of the endpoint's
+            pattern across reloads; None when it declares none.
     """
 
     config: EndpointConfig
@@ -39,18 +44,22 @@ class Endpoint:
     proxy: ProxyRoute | None = None
     replay: Replay | None = None
     recorder: Recorder | None = None
+    rules: RuleBook | None = None
 
     def __post_init__(self) -> None:
         if not self.stages:
             self.stages = self._default_stages()
 
     def _default_stages(self) -> tuple[Stage, ...]:
+        first: tuple[Stage, ...] = () if self.rules is None else (self.rules.stage,)
         if self.proxy is not None:
             # No rule handled it: the message goes upstream as it arrived.
-            return (self.proxy.forward,)
+            return (*first, self.proxy.forward)
         if self.replay is not None and self.replay.config.mode == "reactive":
-            return (self.replay.stage, handler_stage(self.handler))
-        return (handler_stage(self.handler),)
+            first = (*first, self.replay.stage)
+        if self.rules is not None and self.handler.is_empty:
+            return (*first, unmatched_stage(self.rules))
+        return (*first, handler_stage(self.handler))
 
     @property
     def pattern(self) -> str:
@@ -66,6 +75,8 @@ class Endpoint:
             parts.append(f"proxy {mask_query(settings.proxy.url)}")
         if settings.replay is not None:
             parts.append(f"replay {settings.replay.file.name} ({settings.replay.mode})")
+        if settings.behaviour is not None and self.handler.is_empty:
+            parts.append("rules only")
         if not self.handler.is_empty or not parts:
             parts.append(self.handler.spec)
         if settings.record is not None:
@@ -94,7 +105,10 @@ class Endpoint:
 
 
 def load_endpoints(
-    config: Config, slots: dict[str, HandlerSlot] | None = None, timer: HookTimer | None = None
+    config: Config,
+    slots: dict[str, HandlerSlot] | None = None,
+    timer: HookTimer | None = None,
+    books: dict[str, RuleBook] | None = None,
 ) -> list[Endpoint]:
     """Import every endpoint's handler and return the endpoints in config order.
 
@@ -107,15 +121,20 @@ def load_endpoints(
         slots: Modules already loaded, by name; new ones are added to it.
         timer: Times the hooks of newly loaded modules (default: one with
             the config's ``limits.slow_hook_warning``).
+        books: The running endpoints' rule books, by pattern; new ones are
+            added to it. Once every endpoint has loaded, each book is given
+            its endpoint's new rules (so open connections use them).
 
     Raises:
         ConfigError: A handler cannot be imported; the error names the
             config key and, after it, the handler's own file and line.
     """
     slots = {} if slots is None else slots
+    books = {} if books is None else books
     timer = timer if timer is not None else HookTimer(config.limits.slow_hook_warning)
     endpoints = []
     for endpoint_config in config.endpoints:
+        _check_close_codes(config, endpoint_config)
         slot = _handler_slot(config, endpoint_config, slots, timer)
         try:
             auth = build_authenticator(endpoint_config, slot, slots, config.base_dir)
@@ -124,6 +143,9 @@ def load_endpoints(
             if isinstance(endpoint_config.authenticate, JwtConfig):
                 key += ".jwt"
             raise config.error(key, str(exc)) from None
+        book = None
+        if endpoint_config.behaviour is not None:
+            book = books.setdefault(endpoint_config.pattern, RuleBook(endpoint_config.pattern))
         endpoints.append(
             Endpoint(
                 endpoint_config,
@@ -132,8 +154,13 @@ def load_endpoints(
                 proxy=ProxyRoute(endpoint_config.proxy) if endpoint_config.proxy else None,
                 replay=_replay(config, endpoint_config),
                 recorder=_recorder(endpoint_config),
+                rules=book,
             )
         )
+    # Nothing can fail from here on: swap the new rules in.
+    for endpoint in endpoints:
+        if endpoint.rules is not None:
+            endpoint.rules.install(endpoint.config.behaviour)
     return endpoints
 
 
@@ -149,6 +176,18 @@ def _replay(config: Config, endpoint: EndpointConfig) -> Replay | None:
 def _recorder(endpoint: EndpointConfig) -> Recorder | None:
     record = endpoint.record
     return Recorder(record.path, record.limit) if record is not None else None
+
+
+def _check_close_codes(config: Config, endpoint: EndpointConfig) -> None:
+    if endpoint.behaviour is None:
+        return
+    for step in close_steps(endpoint.behaviour):
+        if not CloseCode.sendable(step.code):
+            raise config.error(
+                step.code_key,
+                f"{step.code} is not a close code that may be sent "
+                "(1000-1003, 1007-1014, 3000-4999)",
+            )
 
 
 def _handler_slot(

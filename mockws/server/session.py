@@ -169,7 +169,10 @@ async def serve_connection(
     events = hub.events
     if events.active:
         events.publish(connection_opened(conn))
+    rules = endpoint.rules
     try:
+        if rules is not None and not await rules.opened(conn):
+            return socket
         if not await run_hook(slot, conn, "on_connect"):
             await conn.close(CloseCode.INTERNAL_ERROR, "Internal error")
             return socket
@@ -230,6 +233,8 @@ async def serve_connection(
         if compat.heartbeat_expired(socket):
             conn.record_close(CloseCode.ABNORMAL, compat.HEARTBEAT_TIMEOUT_REASON)
         conn.finish(int(socket.close_code or CloseCode.ABNORMAL))
+        if rules is not None:
+            rules.closed(conn)
         if pump is not None:
             pump.cancel()
         if upstream is not None and endpoint.proxy is not None:

@@ -171,6 +171,8 @@ function describe(event) {
       return { cls: event.ok ? "reload" : "error", dir: "↻", who: event.target, text: event.ok ? `reloaded${event.message ? ": " + event.message : ""}` : `reload failed: ${event.message}`, detail: event.ok ? "" : event.message };
     case "notice":
       return { cls: "error", dir: "!", who: "inspector", text: event.message };
+    case "unmatched":
+      return { cls: "error", dir: "?", who: event.conn_id, text: `no rule matched ${event.preview}${event.truncated ? "…" : ""} (${event.endpoint})` };
     default:
       return null;
   }
