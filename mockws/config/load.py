@@ -32,7 +32,7 @@ from .patterns import (
 )
 from .proxy import parse_proxy, parse_record, parse_replay
 from .rules_load import BEHAVIOUR_KEYS as RULE_KEYS
-from .rules_load import parse_behaviour
+from .rules_load import parse_behaviour, parse_upstream_rules
 from .template_names import environment_subset
 from .yaml_source import SourceMap, load_yaml
 
@@ -76,6 +76,7 @@ ENDPOINT_KEYS = (
     "record",
     "record_limit",
     "replay",
+    "upstream_rules",
 )
 # The endpoint keys that give it something to do; an endpoint needs at least one.
 # A feature that makes an endpoint useful on its own adds its key here.
@@ -196,6 +197,7 @@ def _parse_endpoint(
         record=parse_record(section, base_dir),
         replay=parse_replay(section, base_dir),
         behaviour=parse_behaviour(section, base_dir, env),
+        upstream_rules=parse_upstream_rules(section, base_dir, env),
     )
     _check_proxy(section, endpoint)
     section.finish(ENDPOINT_KEYS)
@@ -203,6 +205,8 @@ def _parse_endpoint(
 
 
 def _check_proxy(section: KeyReader, endpoint: EndpointConfig) -> None:
+    if endpoint.upstream_rules is not None and endpoint.proxy is None:
+        raise section.error("upstream_rules", "only a proxied endpoint has an upstream")
     if endpoint.proxy is not None and endpoint.replay is not None:
         raise section.error("replay", "an endpoint either proxies or replays: not both")
     if endpoint.proxy is not None and endpoint.subprotocols:

@@ -105,6 +105,7 @@ class EndpointConfig:
     record: RecordConfig | None = None
     replay: ReplayConfig | None = None
     behaviour: Behaviour | None = None
+    upstream_rules: Behaviour | None = None
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from ..wire.close import CloseCode, encode_close_reason
 from ..wire.codec import decode_text
 from .loader import HandlerSlot
 from .pipeline import report_hook_error
+from .rules import RuleBook
 
 __all__ = [
     "ProxyRoute",
@@ -250,10 +251,14 @@ class ProxyRoute:
         return True
 
 
-def upstream_handler(slot: HandlerSlot, parse_json: bool) -> UpstreamHandler:
+def upstream_handler(
+    slot: HandlerSlot, parse_json: bool, rules: RuleBook | None = None
+) -> UpstreamHandler:
     """Return what a proxied connection does with each upstream message.
 
-    Without an ``on_upstream_message`` hook the message goes to the client
+    ``upstream_rules`` come first: a rule that matches takes the message
+    (its ``reply`` goes to the client instead, ``drop`` drops it). Then,
+    without an ``on_upstream_message`` hook, the message goes to the client
     as it arrived. With one, the hook gets it (JSON parsed like
     ``on_message``'s) and its return value is sent instead; None drops it.
     A hook that raises is reported and the message goes through unchanged.
@@ -261,10 +266,15 @@ def upstream_handler(slot: HandlerSlot, parse_json: bool) -> UpstreamHandler:
 
     async def handle(conn: Connection, raw: str | bytes) -> None:
         hook = slot.hook("on_upstream_message")
-        if hook is None:
+        if hook is None and rules is None:
             await conn.send(raw)
             return
         data = decode_text(raw, parse_json) if isinstance(raw, str) else raw
+        if rules is not None and await rules.stage(conn, data):
+            return
+        if hook is None:
+            await conn.send(raw)
+            return
         try:
             result = await slot.timer.call(hook, conn, data)
         except Exception as exc:  # noqa: BLE001 - a handler bug must not stop the proxy

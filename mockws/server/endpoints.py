@@ -45,6 +45,7 @@ class Endpoint:
     replay: Replay | None = None
     recorder: Recorder | None = None
     rules: RuleBook | None = None
+    upstream_rules: RuleBook | None = None
 
     def __post_init__(self) -> None:
         if not self.stages:
@@ -155,13 +156,24 @@ def load_endpoints(
                 replay=_replay(config, endpoint_config),
                 recorder=_recorder(endpoint_config),
                 rules=book,
+                upstream_rules=_upstream_book(endpoint_config, books),
             )
         )
     # Nothing can fail from here on: swap the new rules in.
     for endpoint in endpoints:
         if endpoint.rules is not None:
             endpoint.rules.install(endpoint.config.behaviour)
+        if endpoint.upstream_rules is not None:
+            endpoint.upstream_rules.install(endpoint.config.upstream_rules)
     return endpoints
+
+
+def _upstream_book(endpoint: EndpointConfig, books: dict[str, RuleBook]) -> RuleBook | None:
+    if endpoint.upstream_rules is None:
+        return None
+    # Kept beside the client-side books (seq survives a reload), under a key of its own.
+    key = f"{endpoint.pattern} upstream"
+    return books.setdefault(key, RuleBook(endpoint.pattern))
 
 
 def _replay(config: Config, endpoint: EndpointConfig) -> Replay | None:

@@ -177,7 +177,7 @@ async def serve_connection(
             await conn.close(CloseCode.INTERNAL_ERROR, "Internal error")
             return socket
         if upstream is not None:
-            handle = upstream_handler(slot, settings.parse_json)
+            handle = upstream_handler(slot, settings.parse_json, endpoint.upstream_rules)
             pump = asyncio.create_task(
                 upstream.pump(conn, handle), name=f"mockws upstream {conn_id}"
             )
@@ -235,6 +235,8 @@ async def serve_connection(
         conn.finish(int(socket.close_code or CloseCode.ABNORMAL))
         if rules is not None:
             rules.closed(conn)
+        if endpoint.upstream_rules is not None:
+            endpoint.upstream_rules.closed(conn)
         if pump is not None:
             pump.cancel()
         if upstream is not None and endpoint.proxy is not None:

@@ -311,3 +311,65 @@ def test_proxy_and_replay_together_is_a_config_error(tmp_path: Path) -> None:
         config_from_mapping(
             {"endpoints": [{"pattern": "/a", "proxy": "ws://x", "replay": str(recording)}]}
         )
+
+
+async def test_rules_answer_client_messages_locally_and_the_rest_goes_upstream() -> None:
+    async with plain_upstream() as base:
+        rules = [{"match": {"type": "ping"}, "reply": {"type": "pong", "local": True}}]
+        config = {"endpoints": [proxied("/r", f"{base}/echo", rules=rules)]}
+        async with run_server(config) as server:
+            client = await server.connect("/r")
+            await client.send({"type": "ping"})
+            assert await client.receive() == {"type": "pong", "local": True}
+            await client.send({"type": "other"})
+            assert await client.receive() == {"type": "other"}  # echoed by the upstream
+            await client.expect_no_message(0.2)
+
+
+async def test_upstream_rules_replace_drop_and_broadcast_upstream_messages() -> None:
+    async with plain_upstream() as base:
+        upstream_rules = [
+            {"match": {"type": "secret"}, "drop": True},
+            {"match": {"type": "price"}, "reply": {"type": "price", "v": "{{ data.v * 2 }}"}},
+            {
+                "match": {"type": "news"},
+                "broadcast": {"type": "news", "text": "{{ data.text }}"},
+                "rooms": ["watchers"],
+            },
+        ]
+        config = {
+            "endpoints": [
+                proxied(
+                    "/u",
+                    f"{base}/echo",
+                    upstream_rules=upstream_rules,
+                    on_connect=[{"join": "watchers"}],
+                )
+            ]
+        }
+        async with run_server(config) as server:
+            client, other = await server.connect("/u"), await server.connect("/u")
+            await client.send({"type": "secret"})
+            await client.send({"type": "price", "v": 21})
+            assert await client.receive() == {"type": "price", "v": 42}
+            await client.send({"type": "news", "text": "hi"})
+            assert await other.receive() == {"type": "news", "text": "hi"}
+            assert await client.receive() == {"type": "news", "text": "hi"}
+            await client.send("plain")
+            assert await client.receive() == "plain"
+
+
+def test_upstream_rules_need_a_proxy_and_drop_must_be_true() -> None:
+    from mockws.config.load import config_from_mapping
+    from mockws.errors import ConfigError
+
+    rule = {"match": {"a": 1}, "drop": True}
+    with pytest.raises(ConfigError, match="only a proxied endpoint has an upstream"):
+        config_from_mapping(
+            {"endpoints": [{"pattern": "/a", "rules": [], "upstream_rules": [rule]}]}
+        )
+    bad = {"match": {"a": 1}, "drop": "yes"}
+    with pytest.raises(ConfigError, match=r"upstream_rules\[0\]\.drop: expected true"):
+        config_from_mapping(
+            {"endpoints": [{"pattern": "/a", "proxy": "ws://x", "upstream_rules": [bad]}]}
+        )
