@@ -332,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     skipped: list[str] = []
     only = set(args.only.split(",")) if args.only else None
-    for peer in all_peers():
+    peer_scenarios = wanted & {"idle", "echo", "broadcast", "handshake"}
+    for peer in all_peers() if peer_scenarios else []:
         if (only is not None and peer.name not in only) or peer.name in args.skip.split(","):
             continue
         if peer.missing:

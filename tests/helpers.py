@@ -126,19 +126,25 @@ async def eventually(predicate: Callable[[], Any], timeout: float = 2.0) -> None
 
 def handler_module(name: str) -> Any:
     """Return the loaded module whose name ends with ``name`` (a handler under test)."""
-    return next(m for key, m in sys.modules.items() if key.endswith(name))
+    return next(
+        m
+        for key, m in sys.modules.items()
+        if (key == name or key.endswith("." + name)) and not key.startswith("mockws.")
+    )
 
 
 READY_TIMEOUT = 15.0
 
 
-async def start_serve(*args: str, cwd: Path = ROOT) -> tuple[asyncio.subprocess.Process, list[str]]:
-    """Start `mockws serve` and return it with the lines printed up to the ready line."""
+async def start_serve(
+    *args: str, cwd: Path = ROOT, command: str = "serve"
+) -> tuple[asyncio.subprocess.Process, list[str]]:
+    """Start `mockws serve` (or ``command``) and return it with its lines up to the ready line."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "mockws",
-        "serve",
+        command,
         *args,
         cwd=cwd,
         stdout=asyncio.subprocess.PIPE,

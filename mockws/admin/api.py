@@ -13,8 +13,10 @@ answer ``{"error": "..."}`` with a 4xx status.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -254,6 +256,40 @@ class AdminApi:
             raise ApiError(400, str(exc)) from None
         return json_reply({"endpoint": pattern, "faults": plan.describe() if plan else None})
 
+    def _recordings(self) -> dict[str, tuple[str, Path]]:
+        found: dict[str, tuple[str, Path]] = {}
+        for endpoint in self.server.endpoints:
+            if endpoint.recorder is not None:
+                for path in endpoint.recorder.files():
+                    key = hashlib.sha1(str(path).encode(), usedforsecurity=False).hexdigest()[:12]
+                    found[key] = (endpoint.pattern, path)
+        return found
+
+    async def recordings(self, request: web.Request) -> web.Response:
+        """``GET recordings``: the files the endpoints' ``record`` wrote, with their sizes."""
+        items = [
+            {
+                "id": key,
+                "endpoint": pattern,
+                "file": str(path),
+                "bytes": path.stat().st_size if path.exists() else 0,
+            }
+            for key, (pattern, path) in self._recordings().items()
+        ]
+        return json_reply({"recordings": items})
+
+    async def recording(self, request: web.Request) -> web.Response:
+        """``GET recordings/{id}``: download one recording as JSON Lines."""
+        found = self._recordings().get(request.match_info["recording_id"])
+        if found is None or not found[1].is_file():
+            raise ApiError(404, "no such recording (see GET recordings)")
+        path = found[1]
+        return web.Response(
+            body=path.read_bytes(),
+            content_type="application/x-ndjson",
+            headers={"Content-Disposition": f'attachment; filename="{path.name}"'},
+        )
+
     def routes(self, prefix: str) -> list[tuple[str, str, Handler]]:
         """Return the API's routes under ``prefix`` as (method, path, handler)."""
         return [
@@ -266,4 +302,6 @@ class AdminApi:
             ("POST", f"{prefix}/users/{{user_id}}/send", self.send_to_user),
             ("POST", f"{prefix}/connections/{{conn_id}}/fault", self.fault),
             ("POST", f"{prefix}/endpoints/faults", self.endpoint_faults),
+            ("GET", f"{prefix}/recordings", self.recordings),
+            ("GET", f"{prefix}/recordings/{{recording_id}}", self.recording),
         ]

@@ -42,6 +42,7 @@ def connection_view(conn: Connection) -> dict[str, Any]:
         "remote": conn.request.remote,
         "faults": conn.faults.describe() if conn.faults is not None else None,
         "protocol": "websocket",
+        "upstream": conn.upstream,
     }
     if isinstance(conn, SioConnection):
         view.update(protocol="socket.io", namespace=conn.namespace, transport=conn.transport)
@@ -161,6 +162,8 @@ def server_view(server: MockServer) -> dict[str, Any]:
                 "handler": endpoint.config.handler,
                 "faults": endpoint.faults.describe(),
                 "protocol": endpoint.config.protocol,
+                "summary": endpoint.summary,
+                "record": endpoint.recorder is not None,
             }
             for endpoint in server.endpoints
         ],

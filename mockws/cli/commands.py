@@ -1,4 +1,4 @@
-"""The ``mockws`` command line: serve, check, init, token, send and connections."""
+"""The ``mockws`` command line: serve, check, init, token, send, connections and record."""
 
 from __future__ import annotations
 
@@ -287,9 +287,7 @@ async def _serve(config: Config, log_messages: bool = False, worker: int | None 
         kind = ""
         if endpoint.config.socketio:
             kind = f" (socket.io, namespaces {', '.join(endpoint.config.namespaces)})"
-        click.echo(
-            f"mockws: {server.url(endpoint.pattern)}{kind} -> {endpoint.handler.spec}{injected}"
-        )
+        click.echo(f"mockws: {server.url(endpoint.pattern)}{kind} -> {endpoint.summary}{injected}")
         if endpoint.config.asyncapi is not None:
             click.echo(f"mockws:   {_describe_binding(endpoint.config.asyncapi)}")
     for route in server.http.routes:
@@ -304,6 +302,39 @@ async def _serve(config: Config, log_messages: bool = False, worker: int | None 
     finally:
         click.echo("mockws: shutting down")
         await server.stop()
+
+
+@main.command()
+@click.argument("url")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The JSON Lines file to record into (appended to).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=int, default=0, help="Port to listen on; default a free one.")
+@click.option("--log-level", default="info", show_default=True, help="Log level.")
+def record(url: str, out: Path, host: str, port: int, log_level: str) -> None:
+    """Proxy URL on a local port and record every frame into --out, no config needed.
+
+    Connect your app to the printed ws:// URL instead of URL; stop with Ctrl+C.
+    Replay the file later with an endpoint's `replay: FILE`.
+    """
+    from .record import record_config  # loads only for this command (startup)
+
+    try:
+        config = record_config(url, out, host, port)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="URL") from None
+    except MockwsError as exc:
+        _fail(exc)
+    configure_logging(log_level, "text")
+    try:
+        run_on_loop(_serve(config), "auto")
+    except OSError as exc:
+        click.echo(f"mockws: cannot listen on {host}:{port}: {exc.strerror}", err=True)
+        sys.exit(1)
 
 
 @main.command()
@@ -376,7 +407,7 @@ def check(config_path: str | None, asyncapi: str | None) -> None:
             hooks += [f"event {name!r}" for name in declared_events(endpoint.handler)]
         faults = endpoint.faults.describe()
         click.echo(
-            f"  {prefix + endpoint.pattern:<{width}}  {endpoint.handler.spec}"
+            f"  {prefix + endpoint.pattern:<{width}}  {endpoint.summary}"
             f"  [{', '.join(hooks) or 'no hooks'}]" + (f"  faults: {faults}" if faults else "")
         )
         behaviour = endpoint.config.behaviour

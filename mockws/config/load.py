@@ -39,8 +39,9 @@ from .patterns import (
     compile_pattern,
     normalize_prefix,
 )
+from .proxy import parse_proxy, parse_record, parse_replay
 from .rules_load import BEHAVIOUR_KEYS as RULE_KEYS
-from .rules_load import parse_behaviour
+from .rules_load import parse_behaviour, parse_upstream_rules
 from .socketio import check_event_steps, parse_protocol
 from .template_names import environment_subset
 from .tls import parse_tls
@@ -90,6 +91,11 @@ ENDPOINT_KEYS = (
     "namespaces",
     *RULE_KEYS,
     "faults",
+    "proxy",
+    "record",
+    "record_limit",
+    "replay",
+    "upstream_rules",
 )
 # The endpoint keys that give it something to do; an endpoint needs at least one.
 # A feature that makes an endpoint useful on its own adds its key here.
@@ -97,6 +103,8 @@ BEHAVIOUR_KEYS = (
     "handler",
     *RULE_KEYS,
     "asyncapi",
+    "proxy",
+    "replay",
 )
 _JWT_KEYS = (
     "secret",
@@ -223,10 +231,28 @@ def _parse_endpoint(
             played=not any(section.has(name) for name in BEHAVIOUR_KEYS if name != "asyncapi"),
         ),
         faults=parse_faults(section),
+        proxy=parse_proxy(section, pattern),
+        record=parse_record(section, base_dir),
+        replay=parse_replay(section, base_dir),
+        upstream_rules=parse_upstream_rules(section, base_dir, env),
     )
     check_event_steps(endpoint.behaviour, protocol, source)
+    _check_proxy(section, endpoint)
     section.finish(ENDPOINT_KEYS)
     return endpoint
+
+
+def _check_proxy(section: KeyReader, endpoint: EndpointConfig) -> None:
+    if endpoint.upstream_rules is not None and endpoint.proxy is None:
+        raise section.error("upstream_rules", "only a proxied endpoint has an upstream")
+    if endpoint.proxy is not None and endpoint.replay is not None:
+        raise section.error("replay", "an endpoint either proxies or replays: not both")
+    if endpoint.proxy is not None and endpoint.subprotocols:
+        raise section.error(
+            "subprotocols",
+            "a proxied endpoint takes its subprotocols from the upstream: "
+            "use proxy.subprotocols (forward, or a list to offer upstream)",
+        )
 
 
 def check_behaviour(section: KeyReader) -> None:

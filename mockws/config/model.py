@@ -15,6 +15,7 @@ from .asyncapi_model import AsyncApiSettings, ChannelBinding
 from .durations import DurationRange
 from .faults import FaultsConfig
 from .limits import EndpointLimits, ServerLimits
+from .proxy import ProxyConfig, RecordConfig, ReplayConfig
 from .rules import Behaviour
 from .templates import Template
 from .yaml_source import SourceMap
@@ -119,6 +120,9 @@ class EndpointConfig:
         protocol: ``"websocket"``, or ``"socket.io"`` for a Socket.IO server
             (see docs/socketio.md).
         namespaces: The Socket.IO namespaces clients may connect to.
+        proxy: Forward each connection to an upstream (see mockws.config.proxy).
+        record: Record every frame both ways to JSON Lines.
+        replay: Play a recording back instead of serving live.
         behaviour: ``on_connect``, ``rules``, ``every`` and ``script`` (see
             mockws.config.rules); None when the endpoint has none.
         asyncapi: The AsyncAPI channel whose spec the endpoint's traffic is
@@ -140,6 +144,10 @@ class EndpointConfig:
     behaviour: Behaviour | None = None
     asyncapi: ChannelBinding | None = None
     faults: FaultsConfig | None = None
+    proxy: ProxyConfig | None = None
+    record: RecordConfig | None = None
+    replay: ReplayConfig | None = None
+    upstream_rules: Behaviour | None = None
 
     @property
     def socketio(self) -> bool:

@@ -140,6 +140,37 @@ def parse_behaviour(section: KeyReader, base_dir: Path, env: Mapping[str, str]) 
     return behaviour
 
 
+def parse_upstream_rules(
+    section: KeyReader, base_dir: Path, env: Mapping[str, str]
+) -> Behaviour | None:
+    """Read a proxied endpoint's ``upstream_rules``: rules on upstream messages.
+
+    They are written like ``rules`` (``data`` is the upstream's message;
+    ``reply`` sends to this client instead of it), plus ``drop: true``,
+    short for ``do: []``: drop what the rule matches.
+    """
+    value = section.raw("upstream_rules")
+    if value is None:
+        return None
+    source = section.source
+    place = _Place("rules", source, base_dir)
+    rules = []
+    for key, item in _items(value, section.path("upstream_rules"), source):
+        if isinstance(item, Mapping) and "drop" in item:
+            if item["drop"] is not True:
+                raise source.error(f"{key}.drop", "expected true (drop what the rule matches)")
+            others = [name for name in item if name in STEP_KEYS]
+            if others:
+                raise source.error(f"{key}.drop", f"'drop' leaves nothing for '{others[0]}' to do")
+            item = {**{name: item[name] for name in item if name != "drop"}, "do": []}
+        rules.append(_rule(item, key, place))
+    return Behaviour(
+        rules=tuple(rules),
+        env=tuple(sorted(env.items())),
+        source_file=str(source.file) if source.file is not None else None,
+    )
+
+
 def _items(value: Any, key: str, source: SourceMap) -> list[tuple[str, Any]]:
     if value is None:
         return []

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from aiohttp import web
 
@@ -27,7 +27,14 @@ if TYPE_CHECKING:
     from .faults import ConnectionFaults
     from .hub import Hub
 
-__all__ = ["CLOSE_GRACE", "Connection", "EndpointView", "connection_closed", "connection_opened"]
+__all__ = [
+    "CLOSE_GRACE",
+    "Connection",
+    "EndpointView",
+    "FrameTap",
+    "connection_closed",
+    "connection_opened",
+]
 
 log = logging.getLogger("mockws.connection")
 
@@ -45,6 +52,14 @@ class EndpointView(Protocol):
 
     def mask(self, path_qs: str) -> str:
         """Return ``path_qs`` with this endpoint's secret query values masked."""
+        ...
+
+
+class FrameTap(Protocol):
+    """Sees every data frame a connection sends or receives (a recording)."""
+
+    def frame(self, direction: Literal["in", "out"], opcode: int, payload: bytes | str) -> None:
+        """Take one frame: ``in`` from the client, ``out`` to it."""
         ...
 
 
@@ -83,6 +98,8 @@ class Connection:
         "close_code",
         "close_reason",
         "outgoing_check",
+        "tap",
+        "upstream",
     )
 
     def __init__(
@@ -123,6 +140,8 @@ class Connection:
         self.close_reason = ""
         # Sees every message queued for this client (an AsyncAPI endpoint checks them).
         self.outgoing_check: Callable[[Connection, int, bytes], None] | None = None
+        self.tap: FrameTap | None = None
+        self.upstream: str | None = None
 
     def __repr__(self) -> str:
         return f"<Connection {self.id} {self.path}>"
@@ -222,6 +241,8 @@ class Connection:
                 journal.sent(self, opcode, payload)
             if self.outgoing_check is not None:
                 self.outgoing_check(self, opcode, payload)
+            if self.tap is not None:
+                self.tap.frame("out", opcode, payload)
             return True
         if deflater is not None:
             deflater.forget()
@@ -353,6 +374,7 @@ def connection_opened(conn: Connection) -> ConnectionOpened:
         remote=conn.request.remote,
         user=conn.user_id,
         subprotocol=conn.subprotocol,
+        upstream=conn.upstream,
     )
 
 

@@ -120,6 +120,8 @@ class SioConnection(Connection):
         self._closed_handshake = None
         self._deflater = None
         self.outgoing_check = None
+        self.tap = None
+        self.upstream = None
         self.sid = sid
         self.namespace = namespace
         self._channel = channel

@@ -87,6 +87,7 @@ class ConnectionOpened(Event):
         remote: The client's address.
         user: The connection's ``user_id`` at that moment.
         subprotocol: The negotiated subprotocol, if any.
+        upstream: For a proxied connection, its upstream URL (secrets masked).
     """
 
     kind: ClassVar[str] = "open"
@@ -96,6 +97,7 @@ class ConnectionOpened(Event):
     remote: str | None = None
     user: str | None = None
     subprotocol: str | None = None
+    upstream: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 __all__ = ["MASK", "SECRET_QUERY_PARAMS", "mask_json_secrets", "mask_query"]
 
@@ -31,14 +31,17 @@ MASK = "***"
 
 
 def mask_query(path_qs: str, secret_names: Iterable[str] = SECRET_QUERY_PARAMS) -> str:
-    """Return ``path_qs`` with the values of secret query parameters masked."""
+    """Return ``path_qs`` (or a whole URL) with the values of secret query parameters masked."""
     if "?" not in path_qs:
         return path_qs
     secrets = {name.lower() for name in secret_names}
     parts = urlsplit(path_qs)
     pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if not pairs:
+        return path_qs
     masked = [(name, MASK if name.lower() in secrets else value) for name, value in pairs]
-    return f"{parts.path}?{urlencode(masked, safe='*')}"
+    query = urlencode(masked, safe="*")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
 _SECRET_KEYS = "|".join(sorted(SECRET_QUERY_PARAMS))

@@ -272,11 +272,16 @@ class MockServer:
         in_use = {slot for endpoint in self.endpoints for slot in endpoint.modules}
         in_use.update(routes.slots())
         self.slots = {name: slot for name, slot in slots.items() if slot in in_use}
-        patterns = {endpoint.pattern for endpoint in self.endpoints if endpoint.rules is not None}
-        for pattern, book in books.items():
-            if pattern not in patterns:
+        used = {
+            book
+            for endpoint in self.endpoints
+            for book in (endpoint.rules, endpoint.upstream_rules)
+            if book is not None
+        }
+        for book in books.values():
+            if book not in used:
                 book.install(None)
-        self.books = {pattern: book for pattern, book in books.items() if pattern in patterns}
+        self.books = {key: book for key, book in books.items() if book in used}
         for slot in plan.start_background:
             self.background.start(slot)
         closes = [

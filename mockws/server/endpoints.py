@@ -11,10 +11,13 @@ from ..config.model import Config, EndpointConfig, JwtConfig
 from ..errors import HandlerError, MockwsError
 from ..hooks.loader import NO_HANDLER, HandlerSlot, load_handler
 from ..hooks.pipeline import Stage, handler_stage
+from ..hooks.proxy import ProxyRoute
+from ..hooks.replay import Replay, load_replay
 from ..hooks.rules import RuleBook, close_steps, unmatched_stage
 from ..hooks.timer import HookTimer
 from ..hub.connection import Connection
 from ..hub.faults import EndpointFaults
+from ..observe.recording import Recorder, RecordingError
 from ..observe.redact import SECRET_QUERY_PARAMS, mask_query
 from ..wire.close import CloseCode
 
@@ -50,27 +53,54 @@ class Endpoint:
     handler: HandlerSlot
     auth: Authenticator | None = None
     stages: tuple[Stage, ...] = field(default=())
+    proxy: ProxyRoute | None = None
+    replay: Replay | None = None
+    recorder: Recorder | None = None
     rules: RuleBook | None = None
     spec: SpecRuntime | None = None
     faults: EndpointFaults = field(init=False)
+    upstream_rules: RuleBook | None = None
 
     def __post_init__(self) -> None:
         if not self.stages:
-            # The spec checks (and answers) first, so rules and handler see what it passed.
-            before = self.spec.stages if self.spec is not None else ()
-            last = handler_stage(self.handler)
-            if self.rules is None:
-                self.stages = (*before, last)
-            else:
-                if self.handler.is_empty:
-                    last = unmatched_stage(self.rules)
-                self.stages = (*before, self.rules.stage, last)
+            self.stages = self._default_stages()
         self.faults = EndpointFaults(self.config.pattern, self.config.faults, _stall)
+
+    def _default_stages(self) -> tuple[Stage, ...]:
+        # The spec checks (and answers) first, so rules and the rest see what it passed.
+        first: tuple[Stage, ...] = self.spec.stages if self.spec is not None else ()
+        if self.rules is not None:
+            first = (*first, self.rules.stage)
+        if self.proxy is not None:
+            # No rule handled it: the message goes upstream as it arrived.
+            return (*first, self.proxy.forward)
+        if self.replay is not None and self.replay.config.mode == "reactive":
+            first = (*first, self.replay.stage)
+        if self.rules is not None and self.handler.is_empty:
+            return (*first, unmatched_stage(self.rules))
+        return (*first, handler_stage(self.handler))
 
     @property
     def pattern(self) -> str:
         """The endpoint's URL pattern as configured."""
         return self.config.pattern
+
+    @property
+    def summary(self) -> str:
+        """What serves this endpoint, in a few words (for ``serve`` and ``check``)."""
+        settings = self.config
+        parts = []
+        if settings.proxy is not None:
+            parts.append(f"proxy {mask_query(settings.proxy.url)}")
+        if settings.replay is not None:
+            parts.append(f"replay {settings.replay.file.name} ({settings.replay.mode})")
+        if settings.behaviour is not None and self.handler.is_empty:
+            parts.append("rules only")
+        if not self.handler.is_empty or not parts:
+            parts.append(self.handler.spec)
+        if settings.record is not None:
+            parts.append(f"recording to {settings.record.path}")
+        return ", ".join(parts)
 
     @property
     def modules(self) -> tuple[HandlerSlot, ...]:
@@ -141,7 +171,17 @@ def load_endpoints(
             book = books.setdefault(endpoint_config.pattern, RuleBook(endpoint_config.pattern))
         try:
             endpoints.append(
-                Endpoint(endpoint_config, slot, auth, rules=book, spec=_spec(endpoint_config))
+                Endpoint(
+                    endpoint_config,
+                    slot,
+                    auth,
+                    rules=book,
+                    spec=_spec(endpoint_config),
+                    proxy=ProxyRoute(endpoint_config.proxy) if endpoint_config.proxy else None,
+                    replay=_replay(config, endpoint_config),
+                    recorder=_recorder(endpoint_config),
+                    upstream_rules=_upstream_book(endpoint_config, books),
+                )
             )
         except ValueError as exc:
             key = f"{config.endpoint_key(endpoint_config)}.faults.disconnect.code"
@@ -150,7 +190,31 @@ def load_endpoints(
     for endpoint in endpoints:
         if endpoint.rules is not None:
             endpoint.rules.install(endpoint.config.behaviour)
+        if endpoint.upstream_rules is not None:
+            endpoint.upstream_rules.install(endpoint.config.upstream_rules)
     return endpoints
+
+
+def _upstream_book(endpoint: EndpointConfig, books: dict[str, RuleBook]) -> RuleBook | None:
+    if endpoint.upstream_rules is None:
+        return None
+    # Kept beside the client-side books (seq survives a reload), under a key of its own.
+    key = f"{endpoint.pattern} upstream"
+    return books.setdefault(key, RuleBook(endpoint.pattern))
+
+
+def _replay(config: Config, endpoint: EndpointConfig) -> Replay | None:
+    if endpoint.replay is None:
+        return None
+    try:
+        return load_replay(endpoint.replay)
+    except RecordingError as exc:
+        raise config.error(f"{config.endpoint_key(endpoint)}.replay.file", str(exc)) from None
+
+
+def _recorder(endpoint: EndpointConfig) -> Recorder | None:
+    record = endpoint.record
+    return Recorder(record.path, record.limit) if record is not None else None
 
 
 def _check_close_codes(config: Config, endpoint: EndpointConfig) -> None:

@@ -8,6 +8,8 @@ removed from every room, unregistered.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Mapping
 
 from aiohttp import WSMsgType, hdrs, web
@@ -16,10 +18,17 @@ from multidict import MultiDict, MultiDictProxy, MultiMapping
 from ..auth.base import authenticate, refuse
 from ..config.model import CompressionConfig
 from ..hooks.pipeline import report_protocol_error, run_hook, run_pipeline
+from ..hooks.proxy import (
+    Upstream,
+    UpstreamRefused,
+    UpstreamUnavailable,
+    open_upstream,
+    upstream_handler,
+)
 from ..hub.connection import Connection, connection_closed, connection_opened
 from ..hub.hub import Hub
 from ..observe.events import message_in
-from ..wire.close import CloseCode
+from ..wire.close import CloseCode, encode_close_reason
 from ..wire.codec import decode_text
 from ..wire.deflate import Deflater
 from ..wire.outbox import FlushScheduler, Outbox
@@ -29,6 +38,8 @@ from .endpoints import Endpoint
 from .listener import frame_scanner
 
 __all__ = ["CLOSE_TIMEOUT", "serve_connection"]
+
+log = logging.getLogger("mockws.proxy")
 
 # Seconds to wait for the client's answer to a close frame.
 CLOSE_TIMEOUT = 5.0
@@ -59,6 +70,11 @@ def _deflater(socket: web.WebSocketResponse, settings: CompressionConfig) -> Def
     )
 
 
+def _offered_subprotocols(request: web.Request) -> list[str]:
+    offered = request.headers.get(hdrs.SEC_WEBSOCKET_PROTOCOL, "")
+    return [name.strip() for name in offered.split(",") if name.strip()]
+
+
 async def serve_connection(
     request: web.Request,
     endpoint: Endpoint,
@@ -67,20 +83,56 @@ async def serve_connection(
     hub: Hub,
     scheduler: FlushScheduler,
     conn_id: str,
-) -> web.WebSocketResponse:
-    """Upgrade ``request`` and run the connection until it closes."""
+) -> web.StreamResponse:
+    """Upgrade ``request`` and run the connection until it closes.
+
+    A proxied endpoint opens its upstream first: the client is upgraded
+    with the upstream's subprotocol, gets the upstream's refusal status
+    instead of an upgrade, or close 1014 when the upstream is unreachable.
+    """
     settings = endpoint.config
+    protocols = settings.subprotocols
+    auth = None
+    upstream: Upstream | None = None
+    unreachable = ""
+    if endpoint.proxy is not None:
+        # Authenticate first: an unauthenticated client never reaches the upstream.
+        auth = await authenticate(endpoint.auth, request, conn_id)
+        if auth.success:
+            try:
+                upstream = await open_upstream(
+                    endpoint.proxy.config,
+                    params,
+                    request.query_string,
+                    request.headers,
+                    _offered_subprotocols(request),
+                    settings.max_message_size,
+                )
+            except UpstreamRefused as exc:
+                log.warning("%s: %s", conn_id, exc)
+                return web.Response(
+                    status=exc.status, text=f"The upstream refused the connection: {exc}\n"
+                )
+            except UpstreamUnavailable as exc:
+                log.warning("%s: %s", conn_id, exc)
+                unreachable = str(exc)
+            protocols = (upstream.protocol,) if upstream and upstream.protocol else ()
     socket = web.WebSocketResponse(
-        protocols=settings.subprotocols,
+        protocols=protocols,
         heartbeat=settings.heartbeat,
         max_msg_size=compat.message_size_limit(settings.max_message_size),
         compress=settings.compression.enabled,
         timeout=CLOSE_TIMEOUT,
     )
     await socket.prepare(request)
-    auth = await authenticate(endpoint.auth, request, conn_id)
+    if auth is None:
+        auth = await authenticate(endpoint.auth, request, conn_id)
     if not auth.success:
         await refuse(socket, auth, conn_id)
+        return socket
+    if endpoint.proxy is not None and upstream is None:
+        why = encode_close_reason(f"Bad gateway: {unreachable}")
+        await socket.close(code=CloseCode.BAD_GATEWAY, message=why)
         return socket
     transport = compat.raw_transport(request)
     outbox = Outbox(transport, scheduler, high_water=settings.limits.send_high_water)
@@ -97,6 +149,17 @@ async def serve_connection(
         deflater=_deflater(socket, settings.compression),
     )
     conn.auth_data, conn.user_id = auth.data, auth.user_id
+    if upstream is not None and endpoint.proxy is not None:
+        conn.upstream = upstream.url
+        endpoint.proxy.attach(conn, upstream)
+    recording = None
+    if endpoint.recorder is not None:
+        recording = endpoint.recorder.start(
+            conn_id, endpoint.pattern, conn.display_path, conn.subprotocol
+        )
+        conn.tap = recording
+    pump: asyncio.Task[None] | None = None
+    client_closed = False
     watch_slow_client(conn, outbox, settings.limits)
     frames = frame_scanner(transport)
     if frames is not None:
@@ -120,11 +183,19 @@ async def serve_connection(
             return socket
         if spec is not None:
             spec_cleanup = await spec.open(conn)
+        if upstream is not None:
+            handle = upstream_handler(slot, settings.parse_json, endpoint.upstream_rules)
+            pump = asyncio.create_task(
+                upstream.pump(conn, handle), name=f"mockws upstream {conn_id}"
+            )
+        if endpoint.replay is not None:
+            endpoint.replay.opened(conn)
         # The read loop runs in this frame: a helper coroutine's frame would stay
         # alive for the whole connection (idle memory).
-        parse_json = settings.parse_json
         stages = endpoint.stages
         journal = hub.journal
+        # A proxied endpoint with nothing but the forward stage never looks inside messages.
+        parse_json = settings.parse_json and not (upstream is not None and len(stages) == 1)
         while True:
             message = await socket.receive()
             kind = message.type
@@ -134,6 +205,7 @@ async def serve_connection(
                 data = message.data
             elif kind is WSMsgType.CLOSE:
                 conn.record_close(int(message.data), str(message.extra or ""))
+                client_closed = True
                 break
             elif kind is WSMsgType.ERROR:
                 if compat.heartbeat_expired(socket):
@@ -166,6 +238,10 @@ async def serve_connection(
                 events.publish(message_in(conn.id, conn.endpoint, message.data))
             if frames is not None:
                 frames.take()
+            if conn.tap is not None:
+                conn.tap.frame("in", kind, message.data)
+            if upstream is not None:
+                upstream.pending = message.data
             await run_pipeline(stages, conn, data)
             # Do not keep the last message alive while the connection idles.
             data = None
@@ -177,6 +253,17 @@ async def serve_connection(
         conn.finish(int(socket.close_code or CloseCode.ABNORMAL))
         if rules is not None:
             rules.closed(conn)
+        if endpoint.upstream_rules is not None:
+            endpoint.upstream_rules.closed(conn)
+        if pump is not None:
+            pump.cancel()
+        if upstream is not None and endpoint.proxy is not None:
+            endpoint.proxy.detach(conn)
+            await upstream.close(conn.close_code, conn.close_reason)
+        if endpoint.replay is not None:
+            endpoint.replay.closed(conn)
+        if recording is not None:
+            recording.closed("in" if client_closed else "out", conn.close_code, conn.close_reason)
         try:
             await run_hook(slot, conn, "on_close", conn.close_code, conn.close_reason)
         finally:

@@ -251,3 +251,33 @@ def test_admin_token_must_be_a_string(write: WriteFile) -> None:
     assert str(caught.value).endswith(
         "c.yaml:2: admin_token: expected a string, got the number 1234"
     )
+
+
+async def test_recordings_are_listed_and_downloaded_as_json_lines(
+    write: WriteFile, http: aiohttp.ClientSession
+) -> None:
+    write("cmd.py", COMMAND_HANDLER)
+    config = {
+        "endpoints": [
+            {**endpoint("/rec", "cmd.py"), "record": "rec/{conn}.jsonl"},
+            endpoint("/plain", "cmd.py"),
+        ]
+    }
+    async with run_server(config, base_dir=write("x", "").parent) as running:
+        client = await running.connect("/rec", query={"token": "s3cret-value"})
+        await command(client, op="join", room="r1")
+        status, listed = await call(http, running, "GET", "recordings")
+        assert status == 200
+        [item] = listed["recordings"]
+        assert item["endpoint"] == "/rec" and item["file"].endswith(".jsonl") and item["bytes"] > 0
+        url = f"http://127.0.0.1:{running.port}/__mockws/api/recordings/{item['id']}"
+        async with http.get(url) as response:
+            assert response.status == 200
+            assert response.content_type == "application/x-ndjson"
+            assert "attachment" in response.headers["Content-Disposition"]
+            text = await response.text()
+        assert text.splitlines()[0].startswith('{"mockws":1')
+        assert "s3cret-value" not in text
+        missing = f"http://127.0.0.1:{running.port}/__mockws/api/recordings/0123456789ab"
+        async with http.get(missing) as response:
+            assert response.status == 404

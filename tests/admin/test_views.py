@@ -70,6 +70,7 @@ async def test_connection_view_describes_one_connection(server: RunningServer) -
         "remote": "127.0.0.1",
         "faults": None,
         "protocol": "websocket",
+        "upstream": None,
     }
     assert "s3cret" not in json.dumps(view)
 
@@ -139,6 +140,8 @@ async def test_server_view_lists_address_prefix_and_endpoint_urls(server: Runnin
                 "handler": "cmd.py",
                 "faults": None,
                 "protocol": "websocket",
+                "summary": "cmd.py",
+                "record": False,
             },
             {
                 "pattern": "/secure",
@@ -146,6 +149,8 @@ async def test_server_view_lists_address_prefix_and_endpoint_urls(server: Runnin
                 "handler": "cmd.py",
                 "faults": None,
                 "protocol": "websocket",
+                "summary": "cmd.py",
+                "record": False,
             },
         ],
         "http": [],

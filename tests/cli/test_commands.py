@@ -135,7 +135,7 @@ def test_check_prints_the_rules_of_each_endpoint() -> None:
     """check lists on_connect, each rule with its file:line, the timed pushes and the script."""
     result = CliRunner().invoke(main, ["check", "--config", str(EXAMPLE_CONFIG)])
     assert result.exit_code == 0, result.output
-    assert re.search(r"/ws/live\s+\(no handler\)\s+\[no hooks\]", result.output)
+    assert re.search(r"/ws/live\s+rules only\s+\[no hooks\]", result.output)
     lines = result.output.splitlines()
     start = next(i for i, line in enumerate(lines) if "/ws/live" in line)
     shown = [line.strip() for line in lines[start + 1 : start + 7]]
@@ -175,6 +175,32 @@ def test_check_shows_faults_and_reports_a_bad_fault_code(write: WriteFile) -> No
     result = CliRunner().invoke(main, ["check", "--config", str(bad)])
     assert result.exit_code == 2
     assert "bad.yaml:5: endpoints[0].faults.disconnect.code: close code 1006" in result.output
+
+
+def test_check_says_what_serves_proxy_and_replay_endpoints_and_validates_recordings(
+    write: WriteFile,
+) -> None:
+    """check names the upstream, the recording played and the recording file."""
+    write(
+        "live.jsonl",
+        '{"mockws": 1, "conn": "c1"}\n{"t": 0, "conn": "c1", "dir": "out", "text": "x"}\n',
+    )
+    config = write(
+        "dev.yaml",
+        "endpoints:\n"
+        "  - pattern: /live\n    proxy: ws://127.0.0.1:9/live?token=abc\n    record: rec.jsonl\n"
+        "  - pattern: /offline\n    replay: {file: live.jsonl, mode: reactive}\n",
+    )
+    result = CliRunner().invoke(main, ["check", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert re.search(
+        r"/live\s+proxy ws://127.0.0.1:9/live\?token=\*\*\*, recording to ", result.output
+    )
+    assert re.search(r"/offline\s+replay live.jsonl \(reactive\)", result.output)
+    write("live.jsonl", '{"mockws": 1, "conn": "c1"}\n{"t": 0, "conn": "c1"}\n')
+    result = CliRunner().invoke(main, ["check", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "endpoints[1].replay.file" in result.output and "live.jsonl:2" in result.output
 
 
 def test_missing_default_config_is_a_usage_error(

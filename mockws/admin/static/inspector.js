@@ -522,6 +522,11 @@ function renderConnections() {
     for (const room of conn.rooms) rooms.append(el("span", "tag", room));
     const path = el("td", "path", conn.path);
     path.title = conn.path;
+    if (conn.upstream) {
+      // A proxied connection: show its upstream leg under the client's path.
+      path.append(el("div", "muted upstream", "⇄ " + conn.upstream));
+      path.title = conn.path + " ⇄ " + conn.upstream;
+    }
     const connected = el("td", "muted", since(conn.connected_at));
     connected.title = new Date(conn.connected_at * 1000).toLocaleString();
     row.append(
@@ -561,7 +566,7 @@ function renderRooms() {
 function renderEndpoints() {
   const items = (state.server?.endpoints || []).map((endpoint) => {
     const item = el("li");
-    item.append(el("b", null, endpoint.pattern), document.createTextNode(" → " + (endpoint.handler || "(no handler)")));
+    item.append(el("b", null, endpoint.pattern), document.createTextNode(" → " + (endpoint.summary || endpoint.handler || "(no handler)")));
     if (endpoint.faults) item.append(el("span", "faults", `⚡ ${endpoint.faults}`));
     item.title = endpoint.url;
     return item;
@@ -574,6 +579,27 @@ function renderEndpoints() {
     items.push(item);
   }
   $("endpoints").replaceChildren(...items);
+  if ((state.server?.endpoints || []).some((endpoint) => endpoint.record)) refreshRecordings();
+}
+
+async function refreshRecordings() {
+  let listed;
+  try {
+    listed = await api("GET", "recordings");
+  } catch (error) {
+    return;
+  }
+  const query = token ? "?admin_token=" + encodeURIComponent(token) : "";
+  const items = listed.recordings.map((recording) => {
+    const item = el("li", "recording");
+    const link = el("a", null, "⬇ " + recording.file.split("/").pop());
+    link.href = ROOT + "/api/recordings/" + recording.id + query;
+    link.download = recording.file.split("/").pop();
+    link.title = recording.file + " (" + recording.endpoint + ")";
+    item.append(link, el("span", "muted", " " + recording.bytes + " bytes"));
+    return item;
+  });
+  $("endpoints").append(...items);
 }
 
 function addToRoom(room, connId) {
