@@ -23,6 +23,7 @@ __all__ = [
     "ConfigError",
     "HandlerError",
     "InitError",
+    "LocatedError",
     "MockwsError",
     "TemplateRenderError",
     "display_path",
@@ -46,17 +47,8 @@ class MockwsError(Exception):
     exit_code = 1
 
 
-class ConfigError(MockwsError):
-    """A config file or value is invalid.
-
-    Attributes:
-        message: What is wrong, in words a user can act on.
-        file: The config file, when the config came from one.
-        line: The 1-based line of the offending key, when known.
-        key: The dotted path of the key, such as ``endpoints[1].heartbeat``.
-    """
-
-    exit_code = 2
+class LocatedError(MockwsError):
+    """An error at a place in a config file: ``file:line: key: message``."""
 
     def __init__(
         self,
@@ -79,6 +71,19 @@ class ConfigError(MockwsError):
         if self.key:
             return f"{where}: {self.key}: {self.message}"
         return f"{where}: {self.message}"
+
+
+class ConfigError(LocatedError):
+    """A config file or value is invalid.
+
+    Attributes:
+        message: What is wrong, in words a user can act on.
+        file: The config file, when the config came from one.
+        line: The 1-based line of the offending key, when known.
+        key: The dotted path of the key, such as ``endpoints[1].heartbeat``.
+    """
+
+    exit_code = 2
 
 
 class HandlerError(MockwsError):
@@ -121,7 +126,7 @@ class InitError(MockwsError):
     exit_code = 2
 
 
-class TemplateRenderError(MockwsError):
+class TemplateRenderError(LocatedError):
     """A template from the config failed while it rendered (at run time, not at load).
 
     Attributes:
@@ -130,23 +135,3 @@ class TemplateRenderError(MockwsError):
         line: The 1-based line of the template's key, when known.
         key: The dotted path of the template's key (``endpoints[0].rules[1].reply``).
     """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        file: Path | str | None = None,
-        line: int | None = None,
-        key: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.file = file
-        self.line = line
-        self.key = key
-
-    def __str__(self) -> str:
-        where = display_path(self.file)
-        if self.line is not None:
-            where = f"{where}:{self.line}"
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"

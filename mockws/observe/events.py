@@ -507,21 +507,18 @@ def _event_args_json(args: tuple[Any, ...] | list[Any]) -> str:
     return json.dumps(list(args), ensure_ascii=False, default=binary)
 
 
+def _shown(args: tuple[Any, ...] | list[Any]) -> dict[str, Any]:
+    """An event's arguments as a message event shows them: size, preview, cut or not."""
+    text = _event_args_json(args)
+    shown, truncated = preview(text, False)
+    return {"size": len(text.encode("utf-8")), "preview": shown, "truncated": truncated}
+
+
 def event_in(
     conn_id: str, endpoint: str, event: str, args: tuple[Any, ...] | list[Any], *, ack: bool = False
 ) -> MessageIn:
     """Describe a Socket.IO event (or, with ``ack``, an acknowledgement) from a client."""
-    text = _event_args_json(args)
-    shown, truncated = preview(text, False)
-    return MessageIn(
-        conn_id=conn_id,
-        endpoint=endpoint,
-        size=len(text.encode("utf-8")),
-        preview=shown,
-        truncated=truncated,
-        event=event,
-        ack=ack,
-    )
+    return MessageIn(conn_id=conn_id, endpoint=endpoint, event=event, ack=ack, **_shown(args))
 
 
 def event_out(
@@ -535,18 +532,14 @@ def event_out(
     ack: bool = False,
 ) -> MessageOut:
     """Describe a Socket.IO event (or, with ``ack``, an acknowledgement) queued for clients."""
-    text = _event_args_json(args)
-    shown, truncated = preview(text, False)
     return MessageOut(
         conn_id=conn_id,
         endpoint=endpoint,
-        size=len(text.encode("utf-8")),
-        preview=shown,
-        truncated=truncated,
         recipients=recipients,
         rooms=rooms,
         event=event,
         ack=ack,
+        **_shown(args),
     )
 
 
