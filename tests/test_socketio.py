@@ -356,3 +356,28 @@ async def test_stop_disconnects_polling_and_websocket_clients_quickly(
     assert len(reasons) == 2
     await polling.close()
     await ws.close()
+
+
+async def test_a_socketio_endpoint_records_events_both_ways(
+    chat_config: dict[str, Any], project: Path
+) -> None:
+    """record: on a Socket.IO endpoint writes each event in and out as {"event", "args"}."""
+    sio, plain = chat_config["endpoints"]
+    config = {"endpoints": [{**sio, "record": "rec/sio.jsonl"}, plain]}
+    async with run_server(config, base_dir=project) as running:
+        url = sio_base(running.server.url("/socket.io/"))
+        async with sio_client(url + "?token=s3cret", auth={"name": "ann"}) as ann:
+            assert await ann.call("echo", "hi", {"password": "hunter2"}) == (
+                "hi",
+                {"password": "hunter2"},
+            )
+            await ann.next_event()
+        file = project / "rec" / "sio.jsonl"
+        await eventually(lambda: file.exists() and '"close"' in file.read_text(), 5)
+    text = file.read_text(encoding="utf-8")
+    assert "hunter2" not in text and "s3cret" not in text
+    rows = [json.loads(line) for line in text.splitlines()]
+    assert rows[0]["mockws"] == 1 and rows[0]["endpoint"] == "/socket.io/"
+    frames = [(row["dir"], row["json"]["event"]) for row in rows[1:] if "json" in row]
+    assert ("in", "echo") in frames and ("out", "echoed") in frames
+    assert rows[-1]["close"] is not None

@@ -62,6 +62,10 @@ class FrameTap(Protocol):
         """Take one frame: ``in`` from the client, ``out`` to it."""
         ...
 
+    def closed(self, direction: Literal["in", "out"], code: int | None, reason: str) -> None:
+        """The connection ended (``in``: the client closed it); no frames follow."""
+        ...
+
 
 class Connection:
     """A client connected to one endpoint.

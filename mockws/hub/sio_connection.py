@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aiohttp import web
 
 from ..observe.events import event_out
+from ..observe.recording import event_text
 from ..wire.close import CloseCode
 from ..wire.codec import decode_text
 from ..wire.frames import Opcode
@@ -156,6 +157,8 @@ class SioConnection(Connection):
             return False
         if self._channel.queue_emit(self.sid, self.namespace, event, args):
             self.messages_out += 1
+            if self.tap is not None:
+                self.tap.frame("out", Opcode.TEXT, event_text(event, args))
             return True
         return False
 

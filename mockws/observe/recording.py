@@ -35,6 +35,7 @@ __all__ = [
     "RecordedFrame",
     "Recorder",
     "RecordingError",
+    "event_text",
     "load_recording",
 ]
 
@@ -280,6 +281,17 @@ class ConnectionRecording:
                 }
             )
         self._recorder.release(self._file)
+
+
+def event_text(event: str, args: tuple[Any, ...] | list[Any]) -> str:
+    """A Socket.IO event as a recording's JSON frame: ``{"event", "args"}`` (bytes as b64)."""
+
+    def binary(value: object) -> Any:
+        if isinstance(value, (bytes, bytearray)):
+            return {"b64": base64.b64encode(bytes(value)).decode("ascii")}
+        return repr(value)
+
+    return json.dumps({"event": event, "args": list(args)}, ensure_ascii=False, default=binary)
 
 
 def _text_item(text: str) -> dict[str, Any]:

@@ -42,7 +42,9 @@ from ..hub.connection import connection_closed, connection_opened
 from ..hub.hub import Hub
 from ..hub.sio_connection import SioConnection
 from ..observe.events import event_in, event_out
+from ..observe.recording import event_text
 from ..wire.close import CloseCode
+from ..wire.frames import Opcode
 from .endpoints import Endpoint
 from .handshake import Handshake, origin_allowed
 
@@ -330,6 +332,8 @@ class SocketIoEndpoint:
 
     async def _handle_event(self, conn: SioConnection, event: str, args: tuple[Any, ...]) -> Any:
         conn.messages_in += 1
+        if conn.tap is not None:
+            conn.tap.frame("in", Opcode.TEXT, event_text(event, args))
         events = self._host.hub.events
         if events.wants_messages:
             events.publish(event_in(conn.id, conn.endpoint, event, args))
@@ -412,6 +416,10 @@ class SocketIoEndpoint:
                 query=_client_query(request, endpoint.secret_param),
             )
             conn.auth_data, conn.user_id = result.data, result.user_id
+            if endpoint.recorder is not None:
+                conn.tap = endpoint.recorder.start(
+                    conn_id, endpoint.pattern, conn.display_path, None
+                )
             self._conns[sid] = conn
             self._locks[sid] = asyncio.Lock()
             host.hub.register(conn)
@@ -504,6 +512,13 @@ class SocketIoEndpoint:
             self._host.handshake.release(self.endpoint)
 
     def _forget(self, conn: SioConnection) -> None:
+        if conn.tap is not None:
+            # python-socketio's reasons: "client disconnect", "server disconnect", ...
+            if conn.close_reason.startswith("server"):
+                conn.tap.closed("out", conn.close_code, conn.close_reason)
+            else:
+                conn.tap.closed("in", conn.close_code, conn.close_reason)
+            conn.tap = None
         self._conns.pop(conn.sid, None)
         self._locks.pop(conn.sid, None)
         hub = self._host.hub
