@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ import aiohttp
 import pytest
 import socketio
 
+from mockws.config.load import config_from_mapping
+from mockws.errors import ConfigError
 from mockws.events import MessageIn, MessageOut
 from mockws.testing import run_server
 
@@ -381,3 +384,29 @@ async def test_a_socketio_endpoint_records_events_both_ways(
     frames = [(row["dir"], row["json"]["event"]) for row in rows[1:] if "json" in row]
     assert ("in", "echo") in frames and ("out", "echoed") in frames
     assert rows[-1]["close"] is not None
+
+
+async def test_faults_act_on_socketio_events(chat_config: dict[str, Any], project: Path) -> None:
+    """refuse, latency and disconnect act on a Socket.IO endpoint's events; stall is refused."""
+    sio, plain = chat_config["endpoints"]
+    faults = {"refuse": {"next": 1}, "latency": "300ms", "disconnect": {"after": 2, "code": 1012}}
+    config = {"endpoints": [{**sio, "faults": faults}, plain]}
+    async with run_server(config, base_dir=project) as running:
+        url = sio_base(running.server.url("/socket.io/"))
+        errors: list[Any] = []
+        refused = socketio.AsyncClient(reconnection=False)
+        refused.on("connect_error", lambda data: errors.append(data))
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await refused.connect(url, auth={"name": "ann"}, wait_timeout=5)
+        assert errors and "faults.refuse" in errors[0]["message"]
+        async with sio_client(url, auth={"name": "ann"}, transports=["websocket"]) as ann:
+            started = time.monotonic()
+            await ann.emit("echo", "one")
+            assert await ann.next_event() == ("echoed", ("one",))
+            assert time.monotonic() - started >= 0.28
+            await ann.emit("echo", "two")
+            assert await ann.next_event() == ("echoed", ("two",))
+            # The second event out was the last: the fault ended the session.
+            await eventually(lambda: not ann.client.connected, 5)
+    with pytest.raises(ConfigError, match="stall is not available on a Socket.IO endpoint"):
+        config_from_mapping({"endpoints": [{**sio, "faults": {"stall": True}}]}, base_dir=project)

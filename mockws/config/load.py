@@ -237,6 +237,12 @@ def _parse_endpoint(
         upstream_rules=parse_upstream_rules(section, base_dir, env),
     )
     check_event_steps(endpoint.behaviour, protocol, source)
+    if endpoint.socketio and endpoint.faults is not None and endpoint.faults.stall is not None:
+        raise section.error(
+            "faults",
+            "stall is not available on a Socket.IO endpoint: Engine.IO answers the "
+            "client's heartbeat itself (latency, drop, disconnect and refuse are)",
+        )
     _check_proxy(section, endpoint)
     section.finish(ENDPOINT_KEYS)
     return endpoint

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aiohttp import web
 
 from ..observe.events import event_out
-from ..observe.recording import event_text
+from ..observe.recording import event_from_text, event_text
 from ..wire.close import CloseCode
 from ..wire.codec import decode_text
 from ..wire.frames import Opcode
@@ -155,6 +155,19 @@ class SioConnection(Connection):
         """
         if self._closing or (namespace is not None and namespace != self.namespace):
             return False
+        if self._faults is not None:
+            # The faults hold, lose or pass the event on, as encoded text, to transmit().
+            return self._faults.write(Opcode.TEXT, event_text(event, args).encode(), None)
+        return self._queue_event(event, args)
+
+    def transmit(self, opcode: int, payload: bytes, frame: bytes | None) -> bool:
+        """Queue an event that this connection's faults let through."""
+        if self._closing:
+            return False
+        event, args = event_from_text(payload)
+        return self._queue_event(event, args)
+
+    def _queue_event(self, event: str, args: tuple[Any, ...]) -> bool:
         if self._channel.queue_emit(self.sid, self.namespace, event, args):
             self.messages_out += 1
             if self.tap is not None:

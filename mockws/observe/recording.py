@@ -35,6 +35,7 @@ __all__ = [
     "RecordedFrame",
     "Recorder",
     "RecordingError",
+    "event_from_text",
     "event_text",
     "load_recording",
 ]
@@ -292,6 +293,18 @@ def event_text(event: str, args: tuple[Any, ...] | list[Any]) -> str:
         return repr(value)
 
     return json.dumps({"event": event, "args": list(args)}, ensure_ascii=False, default=binary)
+
+
+def event_from_text(text: str | bytes) -> tuple[str, tuple[Any, ...]]:
+    """The event and arguments :func:`event_text` wrote (``{"b64": ...}`` back to bytes)."""
+
+    def binary(item: dict[str, Any]) -> Any:
+        if len(item) == 1 and isinstance(item.get("b64"), str):
+            return base64.b64decode(item["b64"])
+        return item
+
+    frame = json.loads(text, object_hook=binary)
+    return str(frame["event"]), tuple(frame["args"])
 
 
 def _text_item(text: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from ..hooks.rules import RuleBook, close_steps, unmatched_stage
 from ..hooks.timer import HookTimer
 from ..hub.connection import Connection
 from ..hub.faults import EndpointFaults
+from ..hub.sio_connection import SioConnection
 from ..observe.recording import Recorder, RecordingError
 from ..observe.redact import SECRET_QUERY_PARAMS, mask_query
 from ..wire.close import CloseCode
@@ -124,6 +125,9 @@ class Endpoint:
 
 
 def _stall(conn: Connection) -> None:
+    if isinstance(conn, SioConnection):
+        # Engine.IO answers the client's heartbeat itself: a stall would not be seen.
+        raise ValueError("stall is not available on Socket.IO connections")
     compat.stall_socket(conn.socket)
 
 

@@ -400,6 +400,10 @@ class SocketIoEndpoint:
         admitted = True
         try:
             conn_id = host.next_id()
+            status = endpoint.faults.refusal(host.hub.events)
+            if status is not None:
+                why = f"Refused by the endpoint's faults.refuse (as HTTP {status})"
+                raise _Refused(AuthResult(False, code=CloseCode.TRY_AGAIN_LATER, reason=why))
             result = await authenticate_payload(endpoint.auth, request, auth, conn_id)
             if not result.success:
                 log.info("%s refused: %s %s", conn_id, result.code, result.reason)
@@ -423,6 +427,7 @@ class SocketIoEndpoint:
             self._conns[sid] = conn
             self._locks[sid] = asyncio.Lock()
             host.hub.register(conn)
+            endpoint.faults.attach(conn)
             events = host.hub.events
             if events.active:
                 events.publish(connection_opened(conn))
