@@ -26,9 +26,16 @@ from aiohttp import web
 
 from ..config.limits import ServerLimits
 from ..wire.inbound import FrameScanner
+from ..wire.outbox import Outbox
 from .aiohttp_compat import protocol_factory
 
-__all__ = ["ConnectionGuard", "close_refused_upgrades", "frame_scanner", "listen"]
+__all__ = [
+    "ConnectionGuard",
+    "close_refused_upgrades",
+    "frame_scanner",
+    "listen",
+    "notify_writable",
+]
 
 log = logging.getLogger("mockws.server")
 
@@ -68,7 +75,16 @@ class ConnectionGuard(asyncio.Protocol):
         max_header_size: Bytes allowed up to and including the blank line.
     """
 
-    __slots__ = ("_inner", "_limit", "_seen", "_tail", "_state", "_transport", "frames")
+    __slots__ = (
+        "_inner",
+        "_limit",
+        "_seen",
+        "_tail",
+        "_state",
+        "_transport",
+        "frames",
+        "outbox",
+    )
 
     def __init__(self, inner: asyncio.Protocol, max_header_size: int) -> None:
         self._inner = inner
@@ -78,6 +94,8 @@ class ConnectionGuard(asyncio.Protocol):
         self._state = _MEASURING
         self._transport: asyncio.Transport | None = None
         self.frames: FrameScanner | None = None
+        # Told when the transport drains, so its held frames and waiting senders move on.
+        self.outbox: Outbox | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Hand the transport to aiohttp, which writes to it directly."""
@@ -152,16 +170,20 @@ class ConnectionGuard(asyncio.Protocol):
         return self._inner.eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        """Tell aiohttp the connection is gone."""
+        """Tell aiohttp the connection is gone, and wake senders waiting on it."""
         self._inner.connection_lost(exc)
+        if self.outbox is not None:
+            self.outbox.writable()
 
     def pause_writing(self) -> None:
         """Pass the transport's flow control on to aiohttp."""
         self._inner.pause_writing()
 
     def resume_writing(self) -> None:
-        """Pass the transport's flow control on to aiohttp."""
+        """Pass the transport's flow control on to aiohttp, then to the outbox."""
         self._inner.resume_writing()
+        if self.outbox is not None:
+            self.outbox.writable()
 
 
 async def listen(
@@ -183,3 +205,11 @@ def frame_scanner(transport: asyncio.BaseTransport) -> FrameScanner | None:
     """Return the frame scanner of a connection accepted by :func:`listen`, else None."""
     protocol = transport.get_protocol()
     return protocol.frames if isinstance(protocol, ConnectionGuard) else None
+
+
+def notify_writable(transport: asyncio.BaseTransport, outbox: Outbox) -> None:
+    """Have ``outbox`` told whenever ``transport`` drains (a connection :func:`listen` accepted)."""
+    protocol = transport.get_protocol()
+    if isinstance(protocol, ConnectionGuard):
+        protocol.outbox = outbox
+        outbox.notify_on_drain()

@@ -22,11 +22,11 @@ from ..observe.events import message_in
 from ..wire.close import CloseCode
 from ..wire.codec import decode_text
 from ..wire.deflate import Deflater
-from ..wire.outbox import FlushScheduler, Outbox
+from ..wire.outbox import FlushScheduler, Outbox, policy_code
 from ..wire.slowclient import watch_slow_client
 from . import aiohttp_compat as compat
 from .endpoints import Endpoint
-from .listener import frame_scanner
+from .listener import frame_scanner, notify_writable
 
 __all__ = ["CLOSE_TIMEOUT", "serve_connection"]
 
@@ -46,8 +46,15 @@ def _query_without(request: web.Request, hidden: str | None) -> MultiMapping[str
     return MultiDictProxy(query)
 
 
-def _deflater(socket: web.WebSocketResponse, settings: CompressionConfig) -> Deflater | None:
-    """Return the deflater for a prepared socket, or None when nothing was negotiated."""
+def _deflater(
+    socket: web.WebSocketResponse, settings: CompressionConfig, independent: bool = False
+) -> Deflater | None:
+    """Return the deflater for a prepared socket, or None when nothing was negotiated.
+
+    ``independent``: compress every message on its own (no context takeover),
+    so that dropping one queued message (``drop_oldest``) leaves the later
+    ones decodable.
+    """
     window_bits = compat.negotiated_window_bits(socket)
     if not settings.enabled or not window_bits:
         return None
@@ -55,7 +62,7 @@ def _deflater(socket: web.WebSocketResponse, settings: CompressionConfig) -> Def
     return Deflater(
         threshold=settings.threshold,
         window_bits=window_bits,
-        context_takeover="server_no_context_takeover" not in agreed,
+        context_takeover=not independent and "server_no_context_takeover" not in agreed,
     )
 
 
@@ -83,8 +90,17 @@ async def serve_connection(
         await refuse(socket, auth, conn_id)
         return socket
     transport = compat.raw_transport(request)
-    outbox = Outbox(transport, scheduler, high_water=settings.limits.send_high_water)
+    limits = settings.limits
+    outbox = Outbox(
+        transport,
+        scheduler,
+        high_water=limits.send_high_water,
+        policy=policy_code(limits.on_backpressure),
+        timeout=limits.slow_client_timeout,
+        close_grace=limits.close_grace,
+    )
     compat.write_control_frames_after(socket, outbox)
+    notify_writable(transport, outbox)
     conn = Connection(
         conn_id=conn_id,
         hub=hub,
@@ -94,7 +110,9 @@ async def serve_connection(
         outbox=outbox,
         params=params,
         query=_query_without(request, endpoint.secret_param),
-        deflater=_deflater(socket, settings.compression),
+        deflater=_deflater(
+            socket, settings.compression, independent=limits.on_backpressure == "drop_oldest"
+        ),
     )
     conn.auth_data, conn.user_id = auth.data, auth.user_id
     watch_slow_client(conn, outbox, settings.limits)
