@@ -14,8 +14,8 @@ import hmac
 import ipaddress
 
 from aiohttp import web
-from yarl import URL
 
+from ..server.urls import parse_host, parse_origin
 from .api import json_reply
 
 __all__ = ["ADMIN_TOKEN_PARAM", "admin_enabled", "check_access", "is_loopback"]
@@ -49,12 +49,12 @@ def _given_token(request: web.Request) -> str | None:
     return request.query.get(ADMIN_TOKEN_PARAM)
 
 
-def _same_origin(origin: str, request: web.Request) -> bool:
-    try:
-        parsed, served = URL(origin), URL(f"http://{request.host}")
-        return parsed.scheme == "http" and (parsed.host, parsed.port) == (served.host, served.port)
-    except ValueError:
+def _same_origin(origin: str, host: tuple[str, int | None]) -> bool:
+    parsed = parse_origin(origin)
+    if parsed is None or parsed[0] != "http":
         return False
+    port = 80 if parsed[2] is None else parsed[2]
+    return (parsed[1], port) == (host[0], 80 if host[1] is None else host[1])
 
 
 def check_access(
@@ -74,18 +74,25 @@ def check_access(
     """
     if not admin_enabled(bind_host, admin_token):
         return web.Response(status=404, text="Not Found\n")
+    # Parsed strictly: "evil.com\@localhost", "user@localhost" or a bad port are refused.
+    host = parse_host(request.headers.get("Host", ""))
+    if host is None:
+        return json_reply({"error": "the Host header is not a valid host[:port]"}, 400)
     if admin_token is None:
-        if not is_loopback(request.url.host):
+        if not is_loopback(host[0]):
             return json_reply({"error": "the admin API answers loopback host names only"}, 403)
     elif require_token:
         given = _given_token(request)
-        if given is None or not hmac.compare_digest(given.encode(), admin_token.encode()):
+        # aiohttp decodes header bytes with surrogateescape: encode them back the same way.
+        if given is None or not hmac.compare_digest(
+            given.encode("utf-8", "surrogateescape"), admin_token.encode()
+        ):
             message = (
                 "admin token required: send 'Authorization: Bearer <token>' "
                 f"or add ?{ADMIN_TOKEN_PARAM}=<token>"
             )
             return json_reply({"error": message}, 401)
     origin = request.headers.get("Origin")
-    if origin is not None and not _same_origin(origin, request):
+    if origin is not None and not _same_origin(origin, host):
         return json_reply({"error": f"origin {origin} may not use the admin API"}, 403)
     return None

@@ -38,10 +38,14 @@ class ApiError(Exception):
 
 def json_reply(data: Any, status: int = 200) -> web.Response:
     """Return ``data`` as a JSON response with ``status``."""
+    text = json.dumps(data, ensure_ascii=False) + "\n"
+    try:
+        body = text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (from a client's JSON) has no UTF-8 form; JSON can escape it.
+        body = (json.dumps(data) + "\n").encode("ascii")
     return web.Response(
-        status=status,
-        text=json.dumps(data, ensure_ascii=False) + "\n",
-        content_type="application/json",
+        status=status, body=body, content_type="application/json", charset="utf-8"
     )
 
 
@@ -51,6 +55,8 @@ async def _body(request: web.Request) -> dict[str, Any]:
         body = json.loads(text) if text.strip() else {}
     except ValueError as exc:
         raise ApiError(400, f"the body is not JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "the body is nested too deeply") from None
     if not isinstance(body, dict):
         raise ApiError(400, "the body must be a JSON object")
     return body
@@ -120,14 +126,21 @@ class AdminApi:
         data = _data(body)
         rooms = _rooms(body)
         endpoint = self._endpoint(body)
-        reached = await self.server.hub.broadcast(data, rooms=rooms, endpoint=endpoint)
+        try:
+            reached = await self.server.hub.broadcast(data, rooms=rooms, endpoint=endpoint)
+        except TypeError as exc:
+            raise ApiError(400, f"'data' cannot be sent: {exc}") from None
         return json_reply({"reached": reached})
 
     async def send(self, request: web.Request) -> web.Response:
         """``POST connections/{id}/send``: send ``data`` to one connection."""
         conn = self._connection(request)
         data = _data(await _body(request))
-        return json_reply({"sent": await conn.send(data)})
+        try:
+            sent = await conn.send(data)
+        except TypeError as exc:
+            raise ApiError(400, f"'data' cannot be sent: {exc}") from None
+        return json_reply({"sent": sent})
 
     async def close(self, request: web.Request) -> web.Response:
         """``POST connections/{id}/close``: close one connection with a code and reason."""
@@ -137,7 +150,10 @@ class AdminApi:
         reason = body.get("reason", "")
         if not CloseCode.sendable(code):
             raise ApiError(400, f"'code' must be 1000-1003, 1007-1014 or 3000-4999, got {code!r}")
-        if not isinstance(reason, str) or len(reason.encode()) > MAX_CLOSE_REASON_BYTES:
+        if (
+            not isinstance(reason, str)
+            or len(reason.encode("utf-8", "replace")) > MAX_CLOSE_REASON_BYTES
+        ):
             raise ApiError(400, "'reason' must be a string of at most 123 bytes")
         await conn.close(code, reason)
         return json_reply({"closed": True, "code": code, "reason": reason})

@@ -66,6 +66,10 @@ def _deflater(
     )
 
 
+def _too_big(limit: int) -> str:
+    return f"Message too big: over max_message_size ({limit} bytes)"
+
+
 async def serve_connection(
     request: web.Request,
     endpoint: Endpoint,
@@ -115,6 +119,8 @@ async def serve_connection(
         ),
     )
     conn.auth_data, conn.user_id = auth.data, auth.user_id
+    # aiohttp lets one byte too many through in a compressed message (see compat).
+    inflating = bool(compat.negotiated_window_bits(socket))
     watch_slow_client(conn, outbox, settings.limits)
     frames = frame_scanner(transport)
     if frames is not None:
@@ -135,6 +141,13 @@ async def serve_connection(
         while True:
             message = await socket.receive()
             kind = message.type
+            if (
+                inflating
+                and kind in (WSMsgType.TEXT, WSMsgType.BINARY)
+                and compat.inflated_over_limit(message.data, settings.max_message_size)
+            ):
+                conn.fail(CloseCode.MESSAGE_TOO_BIG, _too_big(settings.max_message_size))
+                continue
             if kind is WSMsgType.TEXT:
                 data = decode_text(message.data, parse_json)
             elif kind is WSMsgType.BINARY:
@@ -151,8 +164,7 @@ async def serve_connection(
                 reason = str(error)
                 if code == CloseCode.MESSAGE_TOO_BIG:
                     # aiohttp's text names its own limit, one more than ours.
-                    limit = settings.max_message_size
-                    reason = f"Message too big: over max_message_size ({limit} bytes)"
+                    reason = _too_big(settings.max_message_size)
                 conn.record_close(code, reason)
                 await report_protocol_error(slot, conn, error)
                 continue
