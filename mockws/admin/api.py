@@ -44,9 +44,7 @@ def json_reply(data: Any, status: int = 200) -> web.Response:
     except UnicodeEncodeError:
         # A lone surrogate (from a client's JSON) has no UTF-8 form; JSON can escape it.
         body = (json.dumps(data) + "\n").encode("ascii")
-    return web.Response(
-        status=status, body=body, content_type="application/json", charset="utf-8"
-    )
+    return web.Response(status=status, body=body, content_type="application/json", charset="utf-8")
 
 
 async def _body(request: web.Request) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shlex
 import signal
 import sys
@@ -20,6 +21,7 @@ from ..errors import MockwsError
 from ..observe.logging import configure_logging
 from ..server.app import MockServer
 from ..server.endpoints import load_endpoints
+from ..server.listener import raise_open_files_limit
 from .loops import LOOP_CHOICES
 from .loops import run as run_on_loop
 
@@ -122,6 +124,7 @@ def serve(
 
 
 async def _serve(config: Config, log_messages: bool = False) -> None:
+    raise_open_files_limit()
     server = MockServer(config, log_messages=log_messages)
     attach_admin(server)
     if config.reload:
@@ -144,8 +147,18 @@ async def _serve(config: Config, log_messages: bool = False) -> None:
     try:
         await stop.wait()
     finally:
-        click.echo("mockws: shutting down")
+        click.echo("mockws: shutting down (Ctrl+C again to exit at once)")
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(signum, _exit_now)
         await server.stop()
+
+
+def _exit_now() -> None:
+    """A second Ctrl+C (or SIGTERM) while shutting down: leave without waiting for anything."""
+    click.echo("mockws: exiting now", err=True)
+    sys.stdout.flush()
+    os._exit(1)
 
 
 @main.command()

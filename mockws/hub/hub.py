@@ -84,6 +84,8 @@ class Hub:
         self.connections: Mapping[str, Connection] = MappingProxyType(self._connections)
         self.rooms: Mapping[str, frozenset[Connection]] = _RoomsView(self._rooms)
         self.events = EventBus()
+        # Background tasks abandoned for ignoring their cancellation (see revoke_task).
+        self._revoked: set[asyncio.Task[Any]] = set()
         # Set by deliver: recipients of the last delivery that are over their mark.
         self._behind: list[Connection] | None = None
         self.broker: Broker = broker if broker is not None else InProcessBroker()
@@ -198,12 +200,29 @@ class Hub:
         self._behind = behind
         return reached
 
+    def revoke_task(self, task: asyncio.Task[Any]) -> None:
+        """Refuse every broadcast ``task`` makes from now on (an abandoned ``background``)."""
+        self._revoked.add(task)
+
+    def forget_task(self, task: asyncio.Task[Any]) -> None:
+        """``task`` has ended: stop tracking it."""
+        self._revoked.discard(task)
+
+    def _check_revoked(self) -> None:
+        if asyncio.current_task() in self._revoked:
+            raise RuntimeError(
+                "this background task ignored its cancellation and was abandoned: "
+                "its broadcasts are refused (let CancelledError propagate)"
+            )
+
     async def _publish(self, publication: Publication) -> int:
         """Publish, then wait for the local recipients over their mark; return how many got it.
 
         The broker delivers locally before ``publish`` returns, so the
         recipients :meth:`deliver` found behind are this publication's.
         """
+        if self._revoked:
+            self._check_revoked()
         self._behind = None
         reached = self.broker.publish(publication)
         behind, self._behind = self._behind, None

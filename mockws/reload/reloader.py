@@ -266,8 +266,15 @@ class Reloader:
 
     async def _reload_config(self, report: ReloadReport) -> None:
         assert self._config_path is not None
+        path = self._config_path
         try:
-            config = load_config(self._config_path)
+            if path.suffix.lower() in (".yaml", ".yml"):
+                # Parsed and validated off the event loop (a large config takes a
+                # while); only the swap below runs on it, so connections keep flowing.
+                config = await asyncio.to_thread(load_config, path)
+            else:
+                # A Python config runs user code, which expects the main thread.
+                config = load_config(path)
         except MockwsError as exc:
             report.config_error = str(exc)
             return

@@ -209,7 +209,8 @@ class MockServer:
         return f"ws://{url_host(self.config.host)}:{self.port}{self.router.prefix}{pattern}"
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        match = self.router.match(request.path)
+        # The raw path: aiohttp's request.path has %2F decoded into a separator.
+        match = self.router.match_raw(request.rel_url.raw_path)
         if match is None:
             return web.Response(status=404, text=self._not_found_text(request.path))
         endpoint = match.target

@@ -19,8 +19,9 @@ client sends next, which must not then be served as a fresh HTTP request.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
-from typing import cast
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -35,7 +36,11 @@ __all__ = [
     "frame_scanner",
     "listen",
     "notify_writable",
+    "raise_open_files_limit",
 ]
+
+# Seconds between two warnings that the process is out of file descriptors.
+ACCEPT_WARNING_INTERVAL = 60.0
 
 log = logging.getLogger("mockws.server")
 
@@ -196,9 +201,80 @@ async def listen(
     """
     factory = protocol_factory(runner)
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_AcceptErrors(loop.get_exception_handler()))
     return await loop.create_server(
         lambda: ConnectionGuard(factory(), limits.max_header_size), host, port
     )
+
+
+def _open_files_limit() -> tuple[int, int] | None:
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def raise_open_files_limit() -> None:
+    """Raise this process's soft limit of open files (``RLIMIT_NOFILE``) to its hard limit.
+
+    Each connection is a file descriptor; the soft limit is often 1024.
+    """
+    try:
+        import resource
+    except ImportError:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):
+        log.debug("could not raise the open files limit from %d to %d", soft, target)
+
+
+class _AcceptErrors:
+    """The loop's exception handler, with "out of file descriptors" on accept rate-limited.
+
+    asyncio logs a traceback each time ``accept()`` fails with EMFILE/ENFILE
+    (it retries every second, forever); one warning that names the limit and
+    how to raise it says more, and repeats within a minute are dropped.
+    """
+
+    def __init__(self, previous: Any) -> None:
+        self._previous = previous
+        self._next_warning = 0.0
+        self._silenced = 0
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        error = context.get("exception")
+        if (
+            isinstance(error, OSError)
+            and error.errno in (errno.EMFILE, errno.ENFILE)
+            and "accept" in str(context.get("message", "")).lower()
+        ):
+            now = loop.time()
+            if now >= self._next_warning:
+                limits = _open_files_limit()
+                limit = f"{limits[0]} (hard limit {limits[1]})" if limits else "unknown"
+                log.warning(
+                    "cannot accept connections: out of file descriptors (%s); the open files "
+                    "limit (RLIMIT_NOFILE) is %s: raise it with 'ulimit -n N' before starting "
+                    "mockws, or close connections. %d more such errors were silenced",
+                    error.strerror,
+                    limit,
+                    self._silenced,
+                )
+                self._next_warning = now + ACCEPT_WARNING_INTERVAL
+                self._silenced = 0
+            else:
+                self._silenced += 1
+            return
+        if self._previous is not None:
+            self._previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
 
 
 def frame_scanner(transport: asyncio.BaseTransport) -> FrameScanner | None:
