@@ -89,6 +89,9 @@ async def serve_connection(
         timeout=CLOSE_TIMEOUT,
     )
     await socket.prepare(request)
+    frames = frame_scanner(compat.raw_transport(request))
+    if frames is not None:
+        frames.upgraded()
     auth = await authenticate(endpoint.auth, request, conn_id)
     if not auth.success:
         await refuse(socket, auth, conn_id)
@@ -122,7 +125,6 @@ async def serve_connection(
     # aiohttp lets one byte too many through in a compressed message (see compat).
     inflating = bool(compat.negotiated_window_bits(socket))
     watch_slow_client(conn, outbox, settings.limits)
-    frames = frame_scanner(transport)
     if frames is not None:
         frames.enforce(settings.limits.max_fragments, settings.limits.max_queue, conn)
     slot = endpoint.handler

@@ -61,6 +61,7 @@ class FrameScanner:
         "_stash",
         "_target",
         "_violation",
+        "_masks",
     )
 
     def __init__(self, transport: asyncio.Transport, forwarder: Forwarder) -> None:
@@ -79,6 +80,12 @@ class FrameScanner:
         self._stash = b""
         self._target: Failable | None = None
         self._violation: tuple[int, str] | None = None
+        # Off until the upgrade: before it, the bytes after the headers are an HTTP body.
+        self._masks = False
+
+    def upgraded(self) -> None:
+        """The connection is a WebSocket now: from here on, unmasked frames fail it with 1002."""
+        self._masks = True
 
     def enforce(self, max_fragments: int | None, max_queue: int | None, target: Failable) -> None:
         """Start enforcing the limits; a broken one calls ``target.fail(1008, reason)``.
@@ -122,7 +129,7 @@ class FrameScanner:
                 self._head, self._skip = data[position:], 0
                 return size - offset
             first, second = data[position], data[position + 1]
-            if not second & MASKED:
+            if not second & MASKED and self._masks:
                 # RFC 6455 5.1: a server must fail the connection on an unmasked frame.
                 self._violate("Client frames must be masked", CloseCode.PROTOCOL_ERROR)
                 # Frames before this one are complete: they may still be handled.
