@@ -150,15 +150,17 @@ async def _serve(config: Config, log_messages: bool = False) -> None:
         click.echo("mockws: shutting down (Ctrl+C again to exit at once)")
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(signum, _exit_now)
+                loop.add_signal_handler(signum, _exit_now, signum)
         await server.stop()
 
 
-def _exit_now() -> None:
+def _exit_now(signum: int) -> None:
     """A second Ctrl+C (or SIGTERM) while shutting down: leave without waiting for anything."""
     click.echo("mockws: exiting now", err=True)
     sys.stdout.flush()
-    os._exit(1)
+    # The signal's default action ends the process at once, as an unhandled Ctrl+C would.
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 @main.command()
