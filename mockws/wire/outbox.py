@@ -206,15 +206,30 @@ class Outbox:
         transport = self._transport
         if transport.is_closing():
             return REFUSED
+        size = len(frame)
+        # One comparison on the fast path: under the mark even with this frame.
+        if self._pending + transport.get_write_buffer_size() + size > self.high_water:
+            return self._crossing(frame)
+        self.streak = 0
+        self.behind_since = None
+        chunks = self._chunks
+        if not chunks:
+            self._scheduler.mark(self)
+        chunks.append(frame)
+        self._pending += size
+        return QUEUED
+
+    def _crossing(self, frame: bytes) -> int:
+        """Queue or refuse a frame that takes the client past the mark, or finds it past it."""
+        transport = self._transport
         buffered = self._pending + transport.get_write_buffer_size()
+        if buffered > self.high_water and self._pending and not self._held:
+            # A sender that has not yielded yet: write now, and judge the client
+            # by what the transport still holds, not by our own cork.
+            self.flush()
+            buffered = self._pending + transport.get_write_buffer_size()
         if buffered > self.high_water:
-            if self._pending and not self._held:
-                # A sender that has not yielded yet: write now, and judge the client
-                # by what the transport still holds, not by our own cork.
-                self.flush()
-                buffered = self._pending + transport.get_write_buffer_size()
-            if buffered > self.high_water:
-                return self._over(frame)
+            return self._over(frame)
         self.streak = 0
         self.behind_since = None
         chunks = self._chunks
@@ -222,7 +237,7 @@ class Outbox:
             self._scheduler.mark(self)
         chunks.append(frame)
         self._pending += len(frame)
-        if buffered + len(frame) > self.high_water and self.policy == WAIT:
+        if self.policy == WAIT:
             self._fell_behind()
             return BEHIND
         return QUEUED
