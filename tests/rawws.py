@@ -212,6 +212,7 @@ async def raw_connect(
     timeout: float = 5.0,
     *,
     receive_buffer: int | None = None,
+    reader_limit: int = 2**22,
 ) -> RawClient:
     """Open a TCP connection and do the WebSocket handshake by hand.
 
@@ -220,13 +221,15 @@ async def raw_connect(
         path: The request target, with its query string.
         headers: Extra request headers (``Sec-WebSocket-Extensions``...).
         receive_buffer: Shrink the socket's SO_RCVBUF first (a slow reader).
+        reader_limit: The StreamReader's limit: it reads ahead up to twice
+            this before it stops reading the socket (small for a non-reader).
     """
     sock = socket.socket()
     if receive_buffer is not None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
     sock.setblocking(False)
     await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
-    reader, writer = await asyncio.open_connection(sock=sock, limit=2**22)
+    reader, writer = await asyncio.open_connection(sock=sock, limit=reader_limit)
     key = base64.b64encode(os.urandom(16)).decode()
     lines = [
         f"GET {path} HTTP/1.1",

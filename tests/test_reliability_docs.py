@@ -31,7 +31,12 @@ def test_every_limit_is_documented_with_its_default() -> None:
         for key in keys:
             row = _table_row(prefix + key)
             default = getattr(defaults, key)
-            shown = "none" if default is None else f"`{default:.15g}`"
+            if default is None:
+                shown = "none"
+            elif isinstance(default, str):
+                shown = f"`{default}`"
+            else:
+                shown = f"`{default:.15g}`"
             assert shown in row, row
 
 

@@ -14,8 +14,8 @@ import hmac
 import ipaddress
 
 from aiohttp import web
-from yarl import URL
 
+from ..server.urls import parse_host, parse_origin
 from .api import json_reply
 
 __all__ = ["ADMIN_TOKEN_PARAM", "admin_enabled", "check_access", "is_loopback"]
@@ -49,17 +49,14 @@ def _given_token(request: web.Request) -> str | None:
     return request.query.get(ADMIN_TOKEN_PARAM)
 
 
-def _same_origin(origin: str, request: web.Request) -> bool:
-    try:
-        # request.scheme is https when the server speaks TLS.
-        parsed, served = URL(origin), URL(f"{request.scheme}://{request.host}")
-        return (parsed.scheme, parsed.host, parsed.port) == (
-            served.scheme,
-            served.host,
-            served.port,
-        )
-    except ValueError:
+def _same_origin(origin: str, host: tuple[str, int | None], scheme: str) -> bool:
+    """Tell whether ``origin`` is this server's own (``scheme`` is https under TLS)."""
+    parsed = parse_origin(origin)
+    if parsed is None or parsed[0] != scheme:
         return False
+    default = 443 if scheme == "https" else 80
+    port = default if parsed[2] is None else parsed[2]
+    return (parsed[1], port) == (host[0], default if host[1] is None else host[1])
 
 
 def check_access(
@@ -79,18 +76,25 @@ def check_access(
     """
     if not admin_enabled(bind_host, admin_token):
         return web.Response(status=404, text="Not Found\n")
+    # Parsed strictly: "evil.com\@localhost", "user@localhost" or a bad port are refused.
+    host = parse_host(request.headers.get("Host", ""))
+    if host is None:
+        return json_reply({"error": "the Host header is not a valid host[:port]"}, 400)
     if admin_token is None:
-        if not is_loopback(request.url.host):
+        if not is_loopback(host[0]):
             return json_reply({"error": "the admin API answers loopback host names only"}, 403)
     elif require_token:
         given = _given_token(request)
-        if given is None or not hmac.compare_digest(given.encode(), admin_token.encode()):
+        # aiohttp decodes header bytes with surrogateescape: encode them back the same way.
+        if given is None or not hmac.compare_digest(
+            given.encode("utf-8", "surrogateescape"), admin_token.encode()
+        ):
             message = (
                 "admin token required: send 'Authorization: Bearer <token>' "
                 f"or add ?{ADMIN_TOKEN_PARAM}=<token>"
             )
             return json_reply({"error": message}, 401)
     origin = request.headers.get("Origin")
-    if origin is not None and not _same_origin(origin, request):
+    if origin is not None and not _same_origin(origin, host, request.scheme):
         return json_reply({"error": f"origin {origin} may not use the admin API"}, 403)
     return None

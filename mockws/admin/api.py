@@ -48,11 +48,13 @@ class ApiError(Exception):
 
 def json_reply(data: Any, status: int = 200) -> web.Response:
     """Return ``data`` as a JSON response with ``status``."""
-    return web.Response(
-        status=status,
-        text=json.dumps(data, ensure_ascii=False) + "\n",
-        content_type="application/json",
-    )
+    text = json.dumps(data, ensure_ascii=False) + "\n"
+    try:
+        body = text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (from a client's JSON) has no UTF-8 form; JSON can escape it.
+        body = (json.dumps(data) + "\n").encode("ascii")
+    return web.Response(status=status, body=body, content_type="application/json", charset="utf-8")
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -61,6 +63,8 @@ async def _body(request: web.Request) -> dict[str, Any]:
         body = json.loads(text) if text.strip() else {}
     except ValueError as exc:
         raise ApiError(400, f"the body is not JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "the body is nested too deeply") from None
     if not isinstance(body, dict):
         raise ApiError(400, "the body must be a JSON object")
     return body
@@ -168,10 +172,13 @@ class AdminApi:
         rooms = _rooms(body)
         endpoint = self._endpoint(body)
         event = _event(body)
-        if event is not None:
-            reached = await self.server.hub.emit(event, data, rooms=rooms, endpoint=endpoint)
-            return json_reply({"reached": reached})
-        reached = await self.server.hub.broadcast(data, rooms=rooms, endpoint=endpoint)
+        try:
+            if event is not None:
+                reached = await self.server.hub.emit(event, data, rooms=rooms, endpoint=endpoint)
+            else:
+                reached = await self.server.hub.broadcast(data, rooms=rooms, endpoint=endpoint)
+        except TypeError as exc:
+            raise ApiError(400, f"'data' cannot be sent: {exc}") from None
         return json_reply({"reached": reached})
 
     async def send(self, request: web.Request) -> web.Response:
@@ -186,24 +193,34 @@ class AdminApi:
         data = _data(body)
         event = _event(body)
         if conn is not None:
-            if event is None:
-                return json_reply({"sent": await conn.send(data)})
-            if not isinstance(conn, SioConnection):
+            if event is not None and not isinstance(conn, SioConnection):
                 raise ApiError(400, f"{conn.id} is a WebSocket connection: it has no events")
-            return json_reply({"sent": await conn.emit(event, data)})
+            try:
+                if event is None:
+                    return json_reply({"sent": await conn.send(data)})
+                assert isinstance(conn, SioConnection)
+                return json_reply({"sent": await conn.emit(event, data)})
+            except TypeError as exc:
+                raise ApiError(400, f"'data' cannot be sent: {exc}") from None
         entry = await self._remote(conn_id)
         if entry is None:
             raise ApiError(404, f"no open connection {conn_id!r}")
         if event is not None:
             raise ApiError(409, f"{conn_id} is on another process: send it events there")
-        await self.server.hub.send_to(conn_id, data)
+        try:
+            await self.server.hub.send_to(conn_id, data)
+        except TypeError as exc:
+            raise ApiError(400, f"'data' cannot be sent: {exc}") from None
         # Queued for the process that has it: it was listed there, not yet seen sent.
         return json_reply({"sent": True, "worker": entry.get("worker")})
 
     async def send_to_user(self, request: web.Request) -> web.Response:
         """``POST users/{user_id}/send``: send ``data`` to every connection of one user."""
         data = _data(await _body(request))
-        reached = await self.server.hub.send_to_user(request.match_info["user_id"], data)
+        try:
+            reached = await self.server.hub.send_to_user(request.match_info["user_id"], data)
+        except TypeError as exc:
+            raise ApiError(400, f"'data' cannot be sent: {exc}") from None
         return json_reply({"reached": reached})
 
     async def close(self, request: web.Request) -> web.Response:
@@ -223,7 +240,10 @@ class AdminApi:
         reason = body.get("reason", "")
         if not CloseCode.sendable(code):
             raise ApiError(400, f"'code' must be 1000-1003, 1007-1014 or 3000-4999, got {code!r}")
-        if not isinstance(reason, str) or len(reason.encode()) > MAX_CLOSE_REASON_BYTES:
+        if (
+            not isinstance(reason, str)
+            or len(reason.encode("utf-8", "replace")) > MAX_CLOSE_REASON_BYTES
+        ):
             raise ApiError(400, "'reason' must be a string of at most 123 bytes")
         await conn.close(code, reason)
         return json_reply({"closed": True, "code": code, "reason": reason})

@@ -264,6 +264,12 @@ def sign_token(
             token = jwt.encode(payload, key, algorithm=algorithm)
     except (jwt.InvalidKeyError, ValueError, TypeError) as exc:
         raise AuthError(f"cannot sign a {algorithm} token with that key: {exc}") from None
+    except AttributeError:
+        # PyJWT loads a public PEM as a public key object, then calls its missing .sign().
+        raise AuthError(
+            f"cannot sign a {algorithm} token with that key: it is a public key, "
+            "and signing needs the private key"
+        ) from None
     try:
         JwtVerifier(settings).verify(token)
     except jwt.InvalidTokenError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
 import shlex
 import signal
@@ -34,6 +35,7 @@ from ..server.app import MockServer
 from ..server.endpoints import load_endpoints
 from ..server.handshake import describe_origins
 from ..server.http_routes import HttpRoutes, load_http_routes
+from ..server.listener import raise_open_files_limit
 from .loops import LOOP_CHOICES
 from .loops import run as run_on_loop
 
@@ -264,6 +266,7 @@ def _worker_broker(config: Config, worker_index: int | None) -> Broker | None:
 
 
 async def _serve(config: Config, log_messages: bool = False, worker: int | None = None) -> None:
+    raise_open_files_limit()
     server = MockServer(
         config,
         log_messages=log_messages,
@@ -300,8 +303,20 @@ async def _serve(config: Config, log_messages: bool = False, worker: int | None 
     try:
         await stop.wait()
     finally:
-        click.echo("mockws: shutting down")
+        click.echo("mockws: shutting down (Ctrl+C again to exit at once)")
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(signum, _exit_now, signum)
         await server.stop()
+
+
+def _exit_now(signum: int) -> None:
+    """A second Ctrl+C (or SIGTERM) while shutting down: leave without waiting for anything."""
+    click.echo("mockws: exiting now", err=True)
+    sys.stdout.flush()
+    # The signal's default action ends the process at once, as an unhandled Ctrl+C would.
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 @main.command()

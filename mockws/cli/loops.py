@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from ..errors import MockwsError
 
-__all__ = ["LOOP_CHOICES", "LoopUnavailable", "loop_factory", "run"]
+__all__ = ["EXIT_GRACE", "LOOP_CHOICES", "LoopUnavailable", "loop_factory", "run"]
 
 LOOP_CHOICES = ("auto", "asyncio", "uvloop")
+# Seconds the tasks still running at exit get to end once cancelled; then they are abandoned.
+EXIT_GRACE = 2.0
+
+log = logging.getLogger("mockws.server")
 
 T = TypeVar("T")
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
@@ -62,6 +67,11 @@ def loop_factory(choice: str = "auto") -> tuple[str, LoopFactory | None]:
 def run(main: Coroutine[Any, Any, T], choice: str = "auto") -> T:
     """Run ``main`` to completion on the loop ``choice`` selects.
 
+    Unlike ``asyncio.run``, which waits for every remaining task once
+    cancelled, tasks still running when ``main`` ends (a handler's
+    ``background`` that swallows ``CancelledError``, say) get
+    :data:`EXIT_GRACE` seconds, then are abandoned so that the process exits.
+
     Raises:
         LoopUnavailable: ``"uvloop"`` was asked for and is not installed.
     """
@@ -70,5 +80,35 @@ def run(main: Coroutine[Any, Any, T], choice: str = "auto") -> T:
     except BaseException:
         main.close()
         raise
-    with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(main)
+    loop = factory() if factory is not None else asyncio.new_event_loop()
+    try:
+        asyncio.set_event_loop(loop)
+        return loop.run_until_complete(main)
+    finally:
+        try:
+            _end_remaining(loop)
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
+def _end_remaining(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is left on ``loop``, wait a bounded time, and abandon the rest."""
+    tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        _, pending = loop.run_until_complete(asyncio.wait(tasks, timeout=EXIT_GRACE))
+        if pending:
+            names = ", ".join(sorted(task.get_name() for task in pending))
+            log.warning(
+                "%d task(s) ignored cancellation for %gs at exit; abandoned: %s",
+                len(pending),
+                EXIT_GRACE,
+                names,
+            )
+    for step in (loop.shutdown_asyncgens(), loop.shutdown_default_executor()):
+        try:
+            loop.run_until_complete(asyncio.wait_for(step, EXIT_GRACE))
+        except (TimeoutError, RuntimeError):
+            pass

@@ -142,7 +142,8 @@ class KeyReader:
     ) -> int:
         """Return ``name`` as a whole number within bounds (a digit string is accepted)."""
         value = self.raw(name, default)
-        if isinstance(value, str) and value.strip().isdigit():
+        # isdigit() alone is true for '²', which int() cannot read.
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(name, f"expected a whole number{unit}, got {describe_value(value)}")

@@ -18,6 +18,8 @@ ones under an endpoint's ``limits:`` key::
           slow_client_max_dropped: 10000  # messages dropped in a row before a 1008 close
           max_fragments: 4096             # frames in one message; more fail it with 1008
           max_queue: 256                  # messages received, not yet handled; then stop reading
+          on_backpressure: wait           # over send_high_water: wait | drop_oldest | ...
+          close_grace: 5                  # seconds a failed client has to read its close
 
 A count or a time of ``0`` or ``null`` means no limit.
 """
@@ -35,6 +37,8 @@ __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_FRAGMENTS",
     "DEFAULT_MAX_HEADER_SIZE",
+    "BACKPRESSURE_POLICIES",
+    "DEFAULT_CLOSE_GRACE",
     "DEFAULT_MAX_QUEUE",
     "DEFAULT_SEND_HIGH_WATER",
     "DEFAULT_SLOW_CLIENT_MAX_DROPPED",
@@ -57,6 +61,9 @@ DEFAULT_SLOW_CLIENT_TIMEOUT = 30.0
 DEFAULT_SLOW_CLIENT_MAX_DROPPED = 10_000
 DEFAULT_MAX_FRAGMENTS = 4096
 DEFAULT_MAX_QUEUE = 256
+DEFAULT_CLOSE_GRACE = 5.0
+# What happens to a message for a client over send_high_water (see wire/outbox.py).
+BACKPRESSURE_POLICIES = ("wait", "drop_oldest", "drop_newest", "close")
 
 # Smallest header budget that still fits a browser's upgrade request.
 _MIN_HEADER_SIZE = 1024
@@ -90,18 +97,24 @@ class EndpointLimits:
     Attributes:
         max_connections: Open connections to this endpoint; further upgrade
             requests get HTTP 503. None: only the server's limit applies.
-        send_high_water: Bytes queued for one client (ours plus the kernel
-            socket buffer) above which messages to it are dropped and counted.
+        send_high_water: Bytes queued for one client (ours plus the
+            transport's buffer) above which ``on_backpressure`` applies.
         slow_client_timeout: Seconds a client may stay above
             ``send_high_water`` before it is closed with 1008. None: never.
         slow_client_max_dropped: Messages dropped in a row for one client
-            before it is closed with 1008. None: never.
+            (the drop policies) before it is closed with 1008. None: never.
         max_fragments: Frames one incoming message may span; a message with
             more fails the connection with 1008. None: no limit.
         max_queue: Incoming messages received but not yet handed to the
             handler; at this many the server stops reading from the client
             until the handler has caught up to half of it. None: no limit
             (aiohttp still stops reading past 128 KiB of them).
+        on_backpressure: What a message to a client over ``send_high_water``
+            does: ``wait`` (the sender waits for the client to drain),
+            ``drop_oldest`` / ``drop_newest`` (one queued message is dropped
+            and counted), ``close`` (the client is closed with 1008).
+        close_grace: Seconds the socket of a client closed for being too slow
+            is kept so that it can read the close frame behind its backlog.
     """
 
     max_connections: int | None = None
@@ -110,6 +123,8 @@ class EndpointLimits:
     slow_client_max_dropped: int | None = DEFAULT_SLOW_CLIENT_MAX_DROPPED
     max_fragments: int | None = DEFAULT_MAX_FRAGMENTS
     max_queue: int | None = DEFAULT_MAX_QUEUE
+    on_backpressure: str = "wait"
+    close_grace: float = DEFAULT_CLOSE_GRACE
 
 
 SERVER_LIMIT_KEYS = ("max_connections", "handshake_timeout", "max_header_size", "slow_hook_warning")
@@ -120,6 +135,8 @@ ENDPOINT_LIMIT_KEYS = (
     "slow_client_max_dropped",
     "max_fragments",
     "max_queue",
+    "on_backpressure",
+    "close_grace",
 )
 
 
@@ -134,6 +151,14 @@ def _count(section: KeyReader, name: str, default: int | None) -> int | None:
 
 def _seconds(section: KeyReader, name: str, default: float | None) -> float | None:
     return section.seconds(name) if section.has(name) else default
+
+
+def _policy(section: KeyReader) -> str:
+    policy = section.string("on_backpressure", "wait") or "wait"
+    if policy not in BACKPRESSURE_POLICIES:
+        choices = ", ".join(BACKPRESSURE_POLICIES)
+        raise section.error("on_backpressure", f"expected one of {choices}, got {policy!r}")
+    return policy
 
 
 def parse_server_limits(parent: KeyReader) -> ServerLimits:
@@ -177,6 +202,8 @@ def parse_endpoint_limits(parent: KeyReader) -> EndpointLimits:
         ),
         max_fragments=_count(section, "max_fragments", DEFAULT_MAX_FRAGMENTS),
         max_queue=_count(section, "max_queue", DEFAULT_MAX_QUEUE),
+        on_backpressure=_policy(section),
+        close_grace=_seconds(section, "close_grace", DEFAULT_CLOSE_GRACE) or 0.0,
     )
     section.finish(ENDPOINT_LIMIT_KEYS)
     return limits

@@ -8,6 +8,7 @@ the key a user has to fix.
 from __future__ import annotations
 
 import ast
+import logging
 import os
 import runpy
 from dataclasses import replace
@@ -138,6 +139,11 @@ def _parse_compression(section: KeyReader) -> CompressionConfig:
     return result
 
 
+# Bytes of secret each HMAC algorithm needs to be as strong as its hash.
+_HMAC_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
+config_log = logging.getLogger("mockws.config")
+
+
 def _parse_jwt(section: KeyReader, base_dir: Path) -> JwtConfig:
     jwt = KeyReader(section.raw("jwt"), section.path("jwt"), section.source)
     jwt.reject_unknown(_JWT_KEYS)
@@ -167,7 +173,22 @@ def _parse_jwt(section: KeyReader, base_dir: Path) -> JwtConfig:
         required_claims=jwt.string_list("required_claims") or (),
     )
     jwt.finish(_JWT_KEYS)
+    if secret is not None:
+        _warn_short_secret(jwt, secret, algorithms)
     return result
+
+
+def _warn_short_secret(jwt: KeyReader, secret: str, algorithms: tuple[str, ...]) -> None:
+    """Warn when an HMAC secret is shorter than its algorithm's hash (RFC 7518 3.2)."""
+    needed = max((_HMAC_BYTES.get(name.upper(), 0) for name in algorithms), default=0)
+    size = len(secret.encode("utf-8", "surrogateescape"))
+    if size < needed:
+        warning = jwt.error(
+            "secret",
+            f"an HMAC secret for {', '.join(algorithms)} should be at least {needed} bytes, "
+            f"this one is {size}: tokens signed with it are easy to forge",
+        )
+        config_log.warning("%s", warning)
 
 
 def _parse_authenticate(section: KeyReader, base_dir: Path) -> JwtConfig | AuthenticateRef | None:
@@ -377,6 +398,13 @@ def _load_python_config(path: Path) -> Config:
         namespace = runpy.run_path(str(path))
     except SyntaxError as exc:
         raise ConfigError(f"SyntaxError: {exc.msg}", file=path, line=exc.lineno) from None
+    except SystemExit as exc:
+        # sys.exit(0) in a config would otherwise end `mockws check` with 0, having checked nothing.
+        raise ConfigError(
+            f"the config called sys.exit({exc.code!r}) while it was loaded; "
+            "a config must define 'config', not exit",
+            file=path,
+        ) from None
     except Exception as exc:  # noqa: BLE001 - any failure of user code is a config error
         raise ConfigError(
             f"running the config raised {type(exc).__name__}: {exc}", file=path

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 __all__ = [
     "CompiledPattern",
@@ -22,6 +23,7 @@ __all__ = [
     "compile_pattern",
     "join_prefix",
     "normalize_prefix",
+    "split_raw_path",
 ]
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -47,11 +49,33 @@ class CompiledPattern:
     param_names: tuple[str, ...]
     shape: str
     regex: re.Pattern[str]
+    # One entry per segment: (literal text, None) or (None, placeholder name).
+    parts: tuple[tuple[str | None, str | None], ...] = ()
 
     def match(self, path: str) -> dict[str, str] | None:
         """Return the captured parameters if ``path`` matches, else None."""
         found = self.regex.fullmatch(path)
         return None if found is None else found.groupdict()
+
+    def match_segments(self, segments: list[str]) -> dict[str, str] | None:
+        """Match a path already split into decoded segments (see :func:`split_raw_path`).
+
+        A placeholder takes one whole segment, which may hold an encoded
+        ``/`` (``a%2Fb`` is one segment), but never ``.`` or ``..``.
+        """
+        parts = self.parts
+        if len(segments) != len(parts):
+            return None
+        params: dict[str, str] = {}
+        for (literal, name), segment in zip(parts, segments, strict=True):
+            if name is None:
+                if segment != literal:
+                    return None
+            elif not segment or segment in (".", ".."):
+                return None
+            else:
+                params[name] = segment
+        return params
 
 
 def compile_pattern(pattern: str) -> CompiledPattern:
@@ -65,10 +89,11 @@ def compile_pattern(pattern: str) -> CompiledPattern:
     if not pattern.startswith("/"):
         raise PatternError(f"pattern {pattern!r} must start with '/'")
     if pattern == "/":
-        return CompiledPattern(pattern, (), "/", re.compile("/"))
+        return CompiledPattern(pattern, (), "/", re.compile("/"), (("", None),))
     names: list[str] = []
     regex_parts: list[str] = []
     shape_parts: list[str] = []
+    parts: list[tuple[str | None, str | None]] = []
     for segment in pattern[1:].split("/"):
         if not segment:
             raise PatternError(f"pattern {pattern!r} has an empty segment ('//' or a trailing '/')")
@@ -81,6 +106,7 @@ def compile_pattern(pattern: str) -> CompiledPattern:
                 )
             regex_parts.append(re.escape(segment))
             shape_parts.append(segment)
+            parts.append((segment, None))
             continue
         name = placeholder.group(1)
         if not _IDENTIFIER.match(name):
@@ -92,12 +118,26 @@ def compile_pattern(pattern: str) -> CompiledPattern:
         names.append(name)
         regex_parts.append(f"(?P<{name}>[^/]+)")
         shape_parts.append("{}")
+        parts.append((None, name))
     return CompiledPattern(
         pattern=pattern,
         param_names=tuple(names),
         shape="/" + "/".join(shape_parts),
         regex=re.compile("/" + "/".join(regex_parts)),
+        parts=tuple(parts),
     )
+
+
+def split_raw_path(raw_path: str) -> list[str] | None:
+    """Split a request's raw (still percent-encoded) path into decoded segments.
+
+    Each segment is decoded on its own, so ``/rooms/a%2Fb`` is two segments,
+    ``rooms`` and ``a/b``. Returns None when a segment decodes to a NUL.
+    """
+    segments = [unquote(segment) for segment in raw_path.split("/")[1:]]
+    if any("\x00" in segment for segment in segments):
+        return None
+    return segments
 
 
 def normalize_prefix(prefix: str) -> str:

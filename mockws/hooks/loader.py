@@ -142,7 +142,8 @@ def _load(spec: str, base_dir: Path) -> ModuleType:
         try:
             return importlib.import_module(spec)
         except ModuleNotFoundError as exc:
-            if exc.name and spec.startswith(exc.name):
+            # A dot boundary: handler 'chatroom' importing a missing 'chat' is not missing.
+            if exc.name and (spec + ".").startswith(exc.name + "."):
                 raise HandlerError(f"no module named {spec!r} (looked in {base_dir})") from None
             raise import_failure(exc, None) from None
         except Exception as exc:  # noqa: BLE001 - any import failure is reported

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from aiohttp import web
 
 from ..observe.events import ConnectionClosed, ConnectionOpened, message_out
-from ..wire.close import close_payload, encode_close_reason
+from ..wire.close import CloseCode, close_payload, encode_close_reason
 from ..wire.codec import encode_message
 from ..wire.deflate import Deflater
 from ..wire.frames import Opcode, build_frame
-from ..wire.outbox import Outbox
+from ..wire.outbox import BEHIND, Outbox
+from ..wire.slowclient import too_slow_reason
 
 if TYPE_CHECKING:
     from .faults import ConnectionFaults
@@ -38,7 +39,8 @@ __all__ = [
 
 log = logging.getLogger("mockws.connection")
 
-# Seconds a failed connection's socket is kept for the client to read its close frame.
+# Default seconds a failed connection's socket is kept for the client to read
+# its close frame (the endpoint's limits.close_grace).
 CLOSE_GRACE = 5.0
 
 
@@ -200,26 +202,54 @@ class Connection:
 
     @property
     def dropped(self) -> int:
-        """Messages not queued because the client was not reading fast enough."""
+        """Messages dropped by a drop policy, or discarded unsent when the client was failed."""
         return self._outbox.dropped
+
+    @property
+    def buffered(self) -> int:
+        """Bytes queued for this client that it has not read yet (as far as the server knows)."""
+        return self._outbox.buffered
 
     async def send(self, data: Any) -> bool:
         """Send one message to this client.
 
         ``dict``, ``list``, numbers, booleans and ``None`` go as JSON text,
-        ``str`` as text and ``bytes`` as one binary message.
+        ``str`` as text and ``bytes`` as one binary message. With the
+        endpoint's default ``on_backpressure: wait``, a client more than
+        ``send_high_water`` bytes behind makes this wait until it has read
+        enough (see :meth:`drain`).
 
         Returns:
             True when the message was queued; False when the connection is
-            closed or the client is too far behind to take more.
+            closed, was closed for being too slow, or a drop policy dropped it.
         """
         opcode, payload = encode_message(data)
         queued = self._write(opcode, payload, None)
         if queued and self._events.wants_messages:
             self._events.publish(message_out(self.id, self.endpoint, opcode, payload))
-        return queued
+        if queued == BEHIND:
+            return await self.drain()
+        return bool(queued)
 
-    def _write(self, opcode: int, payload: bytes, frame: bytes | None, faults: bool = True) -> bool:
+    async def drain(self) -> bool:
+        """Wait until this client is under ``send_high_water``, flushing what is queued.
+
+        It yields to the event loop at least once. A client still over the
+        mark ``slow_client_timeout`` seconds after it fell behind is closed
+        with 1008 "Client too slow: behind for ...".
+
+        Returns:
+            True when the client is under the mark; False when the
+            connection is closed (or was closed for being too slow).
+        """
+        outbox = self._outbox
+        if await outbox.drained():
+            return not self._closing
+        if not self._closing and not self._socket.closed:
+            self.fail(CloseCode.POLICY_VIOLATION, too_slow_reason(outbox))
+        return False
+
+    def _write(self, opcode: int, payload: bytes, frame: bytes | None, faults: bool = True) -> int:
         """Queue an encoded message, reusing ``frame`` when it fits this connection.
 
         The single outbound seam: ``send`` and the hub's fan-out both come
@@ -227,18 +257,24 @@ class Connection:
         compresses messages of this size builds its own. A connection with
         faults hands the message to them, which may lose it or hold it back
         before they :meth:`transmit` it.
+
+        Returns:
+            The outbox's answer: falsy when the message was not queued,
+            :data:`~mockws.wire.outbox.BEHIND` when it was but the client is
+            over its mark, so the sender should :meth:`drain`.
         """
         if self._closing:
-            return False
+            return 0
         if self._faults is not None and faults:
-            return self._faults.write(opcode, payload, frame)
+            return int(self._faults.write(opcode, payload, frame))
         deflater = self._deflater
         if deflater is None or len(payload) < deflater.threshold:
             deflater = None
             frame = frame if frame is not None else build_frame(opcode, payload)
         else:
             frame = deflater.frame(opcode, payload)
-        if self._outbox.queue(frame):
+        queued = self._outbox.queue(frame)
+        if queued:
             self.messages_out += 1
             journal = self.hub.journal
             if journal is not None:
@@ -247,10 +283,10 @@ class Connection:
                 self.outgoing_check(self, opcode, payload)
             if self.tap is not None:
                 self.tap.frame("out", opcode, payload)
-            return True
+            return queued
         if deflater is not None:
             deflater.forget()
-        return False
+        return 0
 
     def transmit(self, opcode: int, payload: bytes, frame: bytes | None) -> bool:
         """Queue an encoded message past this connection's faults (they call it).
@@ -258,7 +294,7 @@ class Connection:
         Returns:
             False when the connection is closing or the outbox refused it.
         """
-        return self._write(opcode, payload, frame, False)
+        return bool(self._write(opcode, payload, frame, False))
 
     def _write_event(self, event: str, args: tuple[Any, ...], namespace: str | None) -> bool:
         """Queue a Socket.IO event: a WebSocket connection has none, so it is not reached."""
@@ -337,8 +373,10 @@ class Connection:
         sends a close frame if it can and closes TCP without waiting for the
         peer's. Used for clients that stop reading and clients that break a
         limit. The close frame goes out after whatever is already queued; the
-        socket closes once that is sent, or is dropped :data:`CLOSE_GRACE`
-        seconds later. ``on_close`` then sees ``code`` and ``reason``.
+        socket closes once that is sent, or is dropped the endpoint's
+        ``limits.close_grace`` seconds later. Messages still held by the
+        server and not started are discarded (counted in ``dropped``).
+        ``on_close`` then sees ``code`` and ``reason``.
 
         Returns:
             False when the connection was already closing.
@@ -348,7 +386,7 @@ class Connection:
         self._closing = True
         self.close_code, self.close_reason = code, reason
         log.warning("%s: closing with %d: %s", self.id, code, reason)
-        self._outbox.fail(build_frame(Opcode.CLOSE, close_payload(code, reason)), CLOSE_GRACE)
+        self._outbox.fail(build_frame(Opcode.CLOSE, close_payload(code, reason)))
         return True
 
     def abort(self) -> None:

@@ -4,12 +4,15 @@ A broadcast encodes its message once into a
 :class:`~mockws.hub.broker.Publication` and hands it to the broker, which
 gives it back to :meth:`Hub.deliver` for this process's connections (and,
 for a shared broker, to the other processes). Delivery frames the message
-once and queues the same bytes for every recipient; it never waits on a
-recipient, so a slow client cannot hold up the others.
+once and queues the same bytes for every recipient at once. Recipients that
+are then over their ``send_high_water`` (``on_backpressure: wait``) are
+waited for afterwards, all together and each only up to its own deadline, so
+a slow client never delays what the others receive.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -17,6 +20,7 @@ from typing import Any
 from ..observe.events import EventBus, RoomJoined, RoomLeft, event_out, message_out
 from ..wire.codec import encode_message
 from ..wire.frames import Opcode, build_frame
+from ..wire.outbox import BEHIND
 from .broker import Broker, InProcessBroker, Publication
 from .connection import Connection
 from .journal import Journal
@@ -83,6 +87,10 @@ class Hub:
         self.journal: Journal | None = None
         self.rooms: Mapping[str, frozenset[Connection]] = _RoomsView(self._rooms)
         self.events = EventBus()
+        # Background tasks abandoned for ignoring their cancellation (see revoke_task).
+        self._revoked: set[asyncio.Task[Any]] = set()
+        # Set by deliver: recipients of the last delivery that are over their mark.
+        self._behind: list[Connection] | None = None
         self.broker: Broker = broker if broker is not None else InProcessBroker()
         self.broker.attach(self)
 
@@ -188,11 +196,18 @@ class Hub:
         frame = build_frame(publication.opcode, publication.payload)
         opcode, payload = publication.opcode, publication.payload
         reached = 0
+        behind: list[Connection] | None = None
         for conn in self._targets(publication):
             if excluded and conn.id in excluded:
                 continue
-            if conn._write(opcode, payload, frame):
+            queued = conn._write(opcode, payload, frame)
+            if queued:
                 reached += 1
+                if queued == BEHIND:
+                    if behind is None:
+                        behind = []
+                    behind.append(conn)
+        self._behind = behind
         return reached
 
     def _deliver_event(self, publication: Publication) -> int:
@@ -249,6 +264,40 @@ class Hub:
             )
         return reached
 
+    def revoke_task(self, task: asyncio.Task[Any]) -> None:
+        """Refuse every broadcast ``task`` makes from now on (an abandoned ``background``)."""
+        self._revoked.add(task)
+
+    def forget_task(self, task: asyncio.Task[Any]) -> None:
+        """``task`` has ended: stop tracking it."""
+        self._revoked.discard(task)
+
+    def _check_revoked(self) -> None:
+        if asyncio.current_task() in self._revoked:
+            raise RuntimeError(
+                "this background task ignored its cancellation and was abandoned: "
+                "its broadcasts are refused (let CancelledError propagate)"
+            )
+
+    async def _publish(self, publication: Publication) -> int:
+        """Publish, then wait for the local recipients over their mark; return how many got it.
+
+        The broker delivers locally before ``publish`` returns, so the
+        recipients :meth:`deliver` found behind are this publication's.
+        """
+        if self._revoked:
+            self._check_revoked()
+        self._behind = None
+        reached = self.broker.publish(publication)
+        behind, self._behind = self._behind, None
+        if behind is None:
+            return reached
+        if len(behind) == 1:
+            caught_up = [await behind[0].drain()]
+        else:
+            caught_up = await asyncio.gather(*(conn.drain() for conn in behind))
+        return reached - caught_up.count(False)
+
     async def broadcast(
         self,
         data: Any,
@@ -264,16 +313,22 @@ class Hub:
             exclude: A connection or id, or several, to leave out.
             endpoint: Only connections of the endpoint with this pattern.
 
+        It queues the message at once for every recipient under its
+        ``send_high_water``, then waits for those over it (``on_backpressure:
+        wait``), each up to its deadline (``slow_client_timeout`` from when it
+        fell behind), after which that one is closed with 1008.
+
         Returns:
             How many connections the message was queued for. Closed
-            connections and clients too far behind to take more are skipped.
+            connections, clients closed for being too slow and messages a
+            drop policy dropped are not counted.
         """
         opcode, payload = encode_message(data)
         room_names = None if rooms is None else (rooms,) if isinstance(rooms, str) else tuple(rooms)
         publication = Publication(
             opcode, payload, rooms=room_names, endpoint=endpoint, exclude=_excluded_ids(exclude)
         )
-        reached = self.broker.publish(publication)
+        reached = await self._publish(publication)
         if self.events.wants_messages:
             self.events.publish(
                 message_out(None, endpoint, opcode, payload, recipients=reached, rooms=room_names)
@@ -293,11 +348,13 @@ class Hub:
     async def send_to_user(self, user_id: str, data: Any) -> int:
         """Send ``data`` to every connection whose ``user_id`` is ``user_id``.
 
+        Waits for recipients over their mark as :meth:`broadcast` does.
+
         Returns:
             How many connections the message was queued for.
         """
         opcode, payload = encode_message(data)
-        reached = self.broker.publish(Publication(opcode, payload, user=user_id))
+        reached = await self._publish(Publication(opcode, payload, user=user_id))
         if self.events.wants_messages:
             self.events.publish(
                 message_out(None, None, opcode, payload, recipients=reached, user=user_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Collection
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ __all__ = [
     "TextFormatter",
     "access_logger_for",
     "configure_logging",
+    "escape_control",
     "wants_colour",
 ]
 
@@ -53,6 +55,39 @@ _EVENT_COLOURS = {
 }
 
 
+# Control characters (a newline would forge a log line, ESC a terminal sequence),
+# line separators, and lone surrogates, which no log stream can encode.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def _escape_char(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_control(text: str) -> str:
+    """Return ``text`` with control characters and lone surrogates written as escapes."""
+    return _UNSAFE.sub(_escape_char, text) if _UNSAFE.search(text) else text
+
+
+def _escaped_args(record: logging.LogRecord) -> logging.LogRecord:
+    """Return ``record``, or a copy whose string arguments have control characters escaped.
+
+    mockws puts what a client sent (a close reason, a path, a token's header)
+    into log lines only as ``%s`` arguments, so escaping those keeps every
+    line one line, whatever the client sends; the message text itself is
+    mockws's own (or a handler author's) and is kept.
+    """
+    args = record.args
+    if not isinstance(args, tuple) or not any(
+        isinstance(arg, str) and _UNSAFE.search(arg) for arg in args
+    ):
+        return record
+    copy = logging.makeLogRecord(record.__dict__)
+    copy.args = tuple(escape_control(arg) if isinstance(arg, str) else arg for arg in args)
+    return copy
+
+
 def wants_colour(stream: TextIO) -> bool:
     """Tell whether to colour lines written to ``stream``: a terminal, and NO_COLOR unset."""
     if os.environ.get("NO_COLOR"):
@@ -71,6 +106,10 @@ class TextFormatter(logging.Formatter):
     def __init__(self, *, colour: bool = False) -> None:
         super().__init__(TEXT_FORMAT, TIME_FORMAT)
         self.colour = colour
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format ``record`` with control characters in its arguments escaped."""
+        return super().format(_escaped_args(record))
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
         """Format the line, colouring the level name and an event's lead word."""
@@ -97,6 +136,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """Return ``record`` as one line of JSON."""
+        record = _escaped_args(record)
         data: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
@@ -108,7 +148,13 @@ class JsonFormatter(logging.Formatter):
             data["event"] = event
         if record.exc_info:
             data["traceback"] = self.formatException(record.exc_info)
-        return json.dumps(data, ensure_ascii=False, default=str)
+        line = json.dumps(data, ensure_ascii=False, default=str)
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate from a client: JSON can write it as an escape.
+            line = json.dumps(data, default=str)
+        return line
 
 
 class MaskingAccessLogger(AbstractAccessLogger):

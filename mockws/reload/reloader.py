@@ -275,7 +275,12 @@ class Reloader:
                 from ..config.asyncapi import refresh_spec  # only configs with a document get here
 
                 config = refresh_spec(self._file_config or self.server.config)
+            elif self._config_path.suffix.lower() in (".yaml", ".yml"):
+                # Parsed and validated off the event loop (a large config takes a
+                # while); only the swap below runs on it, so connections keep flowing.
+                config = await asyncio.to_thread(load_config, self._config_path)
             else:
+                # A Python config runs user code, which expects the main thread.
                 config = load_config(self._config_path)
         except MockwsError as exc:
             report.config_error = str(exc)

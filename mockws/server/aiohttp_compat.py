@@ -29,6 +29,7 @@ __all__ = [
     "await_close_reply",
     "handler_options",
     "heartbeat_expired",
+    "inflated_over_limit",
     "message_size_limit",
     "negotiated_window_bits",
     "protocol_error_code",
@@ -54,6 +55,23 @@ def message_size_limit(max_message_size: int) -> int:
     limit is inclusive.
     """
     return max_message_size + 1
+
+
+def inflated_over_limit(data: str | bytes, max_message_size: int) -> bool:
+    """Tell whether a message that arrived compressed is over ``max_message_size`` bytes.
+
+    aiohttp/_websocket/reader_py.py ``WebSocketReader._handle_frame`` refuses
+    a decompressed message only when ``len(payload) > max_msg_size``, not
+    ``>=`` as for an uncompressed frame, so with :func:`message_size_limit`'s
+    ``+ 1`` a compressed message of exactly ``max_message_size + 1`` bytes
+    gets through; mockws checks that one itself. Text is measured in UTF-8
+    bytes only when its length in characters could reach the limit.
+    """
+    if isinstance(data, str):
+        if len(data) * 4 <= max_message_size:
+            return False
+        return len(data.encode("utf-8", "surrogatepass")) > max_message_size
+    return len(data) > max_message_size
 
 
 def raw_transport(request: web.Request) -> asyncio.Transport:

@@ -397,11 +397,12 @@ class MockServer:
         return self.http_url(self.http.routes.full_path(route))
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        path = request.path
-        match = self.router.match(path)
+        # The raw path: aiohttp's request.path has %2F decoded into a separator.
+        path = request.rel_url.raw_path
+        match = self.router.match_raw(path)
         if match is None and len(path) > 1 and path.endswith("/"):
             # A Socket.IO path may end in "/" (socket.io-client adds one).
-            match = self.router.match(path[:-1])
+            match = self.router.match_raw(path[:-1])
             if match is not None and not match.target.config.socketio:
                 match = None
         socketio = match is not None and match.target.config.socketio

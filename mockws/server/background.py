@@ -3,7 +3,9 @@
 Started when a module comes into use, cancelled when it goes out of use or
 the server stops, and restarted (old task first) when a reload swaps the
 module. A task that ignores its cancellation for ``grace`` seconds is logged
-and abandoned.
+and abandoned: it no longer holds up a reload or the exit, and the hub
+refuses its broadcasts (:meth:`~mockws.hub.hub.Hub.revoke_task`), so a stale
+generation cannot go on broadcasting after a reload.
 """
 
 from __future__ import annotations
@@ -55,8 +57,10 @@ class BackgroundTasks:
         task.cancel()
         _, pending = await asyncio.wait({task}, timeout=self.grace)
         if pending:
+            self.hub.revoke_task(task)
             log.warning(
-                "%s: background task ignored cancellation for %gs; abandoned",
+                "%s: background task ignored cancellation for %gs; abandoned "
+                "(its broadcasts are refused; it does not hold up reloads or the exit)",
                 slot.spec,
                 self.grace,
             )
@@ -66,6 +70,7 @@ class BackgroundTasks:
         await asyncio.gather(*(self.stop(slot) for slot in list(self._tasks)))
 
     def _ended(self, slot: HandlerSlot, task: asyncio.Task[None]) -> None:
+        self.hub.forget_task(task)
         if task.cancelled():
             return
         error = task.exception()

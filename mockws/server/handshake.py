@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -25,6 +24,7 @@ from ..config.model import Config
 from ..observe.events import EventBus
 from ..observe.redact import SECRET_QUERY_PARAMS
 from .endpoints import Endpoint
+from .urls import parse_origin
 
 __all__ = ["LOOPBACK_HOSTS", "Admission", "Handshake", "describe_origins", "origin_allowed"]
 
@@ -112,13 +112,9 @@ def origin_allowed(origin: str | None, allowed: Sequence[str] | None) -> bool:
         return True
     normalized = origin.strip().lower().rstrip("/")
     if allowed is None:
-        try:
-            parts = urlsplit(normalized)
-            host = parts.hostname
-            parts.port  # noqa: B018 - raises ValueError on a malformed port
-        except ValueError:
-            return False
-        return parts.scheme in ("http", "https") and host in LOOPBACK_HOSTS
+        # Strictly scheme://host[:port]: "http://evil.com\@localhost" is not localhost.
+        parsed = parse_origin(normalized)
+        return parsed is not None and parsed[0] in ("http", "https") and parsed[1] in LOOPBACK_HOSTS
     return any(entry == "*" or entry.lower().rstrip("/") == normalized for entry in allowed)
 
 

@@ -19,17 +19,29 @@ client sends next, which must not then be served as a fresh HTTP request.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import ssl
-from typing import cast
+from typing import Any, cast
 
 from aiohttp import web
 
 from ..config.limits import ServerLimits
 from ..wire.inbound import FrameScanner
+from ..wire.outbox import Outbox
 from .aiohttp_compat import protocol_factory
 
-__all__ = ["ConnectionGuard", "close_refused_upgrades", "frame_scanner", "listen"]
+__all__ = [
+    "ConnectionGuard",
+    "close_refused_upgrades",
+    "frame_scanner",
+    "listen",
+    "notify_writable",
+    "raise_open_files_limit",
+]
+
+# Seconds between two warnings that the process is out of file descriptors.
+ACCEPT_WARNING_INTERVAL = 60.0
 
 log = logging.getLogger("mockws.server")
 
@@ -69,7 +81,16 @@ class ConnectionGuard(asyncio.Protocol):
         max_header_size: Bytes allowed up to and including the blank line.
     """
 
-    __slots__ = ("_inner", "_limit", "_seen", "_tail", "_state", "_transport", "frames")
+    __slots__ = (
+        "_inner",
+        "_limit",
+        "_seen",
+        "_tail",
+        "_state",
+        "_transport",
+        "frames",
+        "outbox",
+    )
 
     def __init__(self, inner: asyncio.Protocol, max_header_size: int) -> None:
         self._inner = inner
@@ -79,6 +100,8 @@ class ConnectionGuard(asyncio.Protocol):
         self._state = _MEASURING
         self._transport: asyncio.Transport | None = None
         self.frames: FrameScanner | None = None
+        # Told when the transport drains, so its held frames and waiting senders move on.
+        self.outbox: Outbox | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Hand the transport to aiohttp, which writes to it directly."""
@@ -153,16 +176,20 @@ class ConnectionGuard(asyncio.Protocol):
         return self._inner.eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        """Tell aiohttp the connection is gone."""
+        """Tell aiohttp the connection is gone, and wake senders waiting on it."""
         self._inner.connection_lost(exc)
+        if self.outbox is not None:
+            self.outbox.writable()
 
     def pause_writing(self) -> None:
         """Pass the transport's flow control on to aiohttp."""
         self._inner.pause_writing()
 
     def resume_writing(self) -> None:
-        """Pass the transport's flow control on to aiohttp."""
+        """Pass the transport's flow control on to aiohttp, then to the outbox."""
         self._inner.resume_writing()
+        if self.outbox is not None:
+            self.outbox.writable()
 
 
 async def listen(
@@ -186,6 +213,7 @@ async def listen(
     """
     factory = protocol_factory(runner)
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_AcceptErrors(loop.get_exception_handler()))
     return await loop.create_server(
         lambda: ConnectionGuard(factory(), limits.max_header_size),
         host,
@@ -195,7 +223,85 @@ async def listen(
     )
 
 
+def _open_files_limit() -> tuple[int, int] | None:
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def raise_open_files_limit() -> None:
+    """Raise this process's soft limit of open files (``RLIMIT_NOFILE``) to its hard limit.
+
+    Each connection is a file descriptor; the soft limit is often 1024.
+    """
+    try:
+        import resource
+    except ImportError:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):
+        log.debug("could not raise the open files limit from %d to %d", soft, target)
+
+
+class _AcceptErrors:
+    """The loop's exception handler, with "out of file descriptors" on accept rate-limited.
+
+    asyncio logs a traceback each time ``accept()`` fails with EMFILE/ENFILE
+    (it retries every second, forever); one warning that names the limit and
+    how to raise it says more, and repeats within a minute are dropped.
+    """
+
+    def __init__(self, previous: Any) -> None:
+        self._previous = previous
+        self._next_warning = 0.0
+        self._silenced = 0
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        error = context.get("exception")
+        if (
+            isinstance(error, OSError)
+            and error.errno in (errno.EMFILE, errno.ENFILE)
+            and "accept" in str(context.get("message", "")).lower()
+        ):
+            now = loop.time()
+            if now >= self._next_warning:
+                limits = _open_files_limit()
+                limit = f"{limits[0]} (hard limit {limits[1]})" if limits else "unknown"
+                log.warning(
+                    "cannot accept connections: out of file descriptors (%s); the open files "
+                    "limit (RLIMIT_NOFILE) is %s: raise it with 'ulimit -n N' before starting "
+                    "mockws, or close connections. %d more such errors were silenced",
+                    error.strerror,
+                    limit,
+                    self._silenced,
+                )
+                self._next_warning = now + ACCEPT_WARNING_INTERVAL
+                self._silenced = 0
+            else:
+                self._silenced += 1
+            return
+        if self._previous is not None:
+            self._previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+
 def frame_scanner(transport: asyncio.BaseTransport) -> FrameScanner | None:
     """Return the frame scanner of a connection accepted by :func:`listen`, else None."""
     protocol = transport.get_protocol()
     return protocol.frames if isinstance(protocol, ConnectionGuard) else None
+
+
+def notify_writable(transport: asyncio.BaseTransport, outbox: Outbox) -> None:
+    """Have ``outbox`` told whenever ``transport`` drains (a connection :func:`listen` accepted)."""
+    protocol = transport.get_protocol()
+    if isinstance(protocol, ConnectionGuard):
+        protocol.outbox = outbox
+        outbox.notify_on_drain()

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from ..config.patterns import CompiledPattern, compile_distinct, normalize_prefix
+from ..config.patterns import CompiledPattern, compile_distinct, normalize_prefix, split_raw_path
 
 __all__ = ["RouteMatch", "Router", "strip_prefix"]
 
@@ -60,6 +60,27 @@ class Router(Generic[T]):
             return None
         for compiled, target in self._routes:
             params = compiled.match(local)
+            if params is not None:
+                return RouteMatch(target, params)
+        return None
+
+    def match_raw(self, raw_path: str) -> RouteMatch[T] | None:
+        """Match a request's raw (percent-encoded) path, segment by segment.
+
+        An encoded ``/`` stays inside its segment (``/rooms/a%2Fb`` is not
+        ``/rooms/{room}/{sub}``), a placeholder never takes ``.`` or ``..``,
+        and a path holding an encoded NUL matches nothing.
+        """
+        segments = split_raw_path(raw_path)
+        if segments is None:
+            return None
+        if self.prefix:
+            head = self.prefix.split("/")[1:]
+            if segments[: len(head)] != head:
+                return None
+            segments = segments[len(head) :] or [""]
+        for compiled, target in self._routes:
+            params = compiled.match_segments(segments)
             if params is not None:
                 return RouteMatch(target, params)
         return None

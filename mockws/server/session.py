@@ -31,11 +31,11 @@ from ..observe.events import message_in
 from ..wire.close import CloseCode, encode_close_reason
 from ..wire.codec import decode_text
 from ..wire.deflate import Deflater
-from ..wire.outbox import FlushScheduler, Outbox
+from ..wire.outbox import FlushScheduler, Outbox, policy_code
 from ..wire.slowclient import watch_slow_client
 from . import aiohttp_compat as compat
 from .endpoints import Endpoint
-from .listener import frame_scanner
+from .listener import frame_scanner, notify_writable
 
 __all__ = ["CLOSE_TIMEOUT", "serve_connection"]
 
@@ -57,8 +57,15 @@ def _query_without(request: web.Request, hidden: str | None) -> MultiMapping[str
     return MultiDictProxy(query)
 
 
-def _deflater(socket: web.WebSocketResponse, settings: CompressionConfig) -> Deflater | None:
-    """Return the deflater for a prepared socket, or None when nothing was negotiated."""
+def _deflater(
+    socket: web.WebSocketResponse, settings: CompressionConfig, independent: bool = False
+) -> Deflater | None:
+    """Return the deflater for a prepared socket, or None when nothing was negotiated.
+
+    ``independent``: compress every message on its own (no context takeover),
+    so that dropping one queued message (``drop_oldest``) leaves the later
+    ones decodable.
+    """
     window_bits = compat.negotiated_window_bits(socket)
     if not settings.enabled or not window_bits:
         return None
@@ -66,13 +73,17 @@ def _deflater(socket: web.WebSocketResponse, settings: CompressionConfig) -> Def
     return Deflater(
         threshold=settings.threshold,
         window_bits=window_bits,
-        context_takeover="server_no_context_takeover" not in agreed,
+        context_takeover=not independent and "server_no_context_takeover" not in agreed,
     )
 
 
 def _offered_subprotocols(request: web.Request) -> list[str]:
     offered = request.headers.get(hdrs.SEC_WEBSOCKET_PROTOCOL, "")
     return [name.strip() for name in offered.split(",") if name.strip()]
+
+
+def _too_big(limit: int) -> str:
+    return f"Message too big: over max_message_size ({limit} bytes)"
 
 
 async def serve_connection(
@@ -125,6 +136,9 @@ async def serve_connection(
         timeout=CLOSE_TIMEOUT,
     )
     await socket.prepare(request)
+    frames = frame_scanner(compat.raw_transport(request))
+    if frames is not None:
+        frames.upgraded()
     if auth is None:
         auth = await authenticate(endpoint.auth, request, conn_id)
     if not auth.success:
@@ -135,8 +149,17 @@ async def serve_connection(
         await socket.close(code=CloseCode.BAD_GATEWAY, message=why)
         return socket
     transport = compat.raw_transport(request)
-    outbox = Outbox(transport, scheduler, high_water=settings.limits.send_high_water)
+    limits = settings.limits
+    outbox = Outbox(
+        transport,
+        scheduler,
+        high_water=limits.send_high_water,
+        policy=policy_code(limits.on_backpressure),
+        timeout=limits.slow_client_timeout,
+        close_grace=limits.close_grace,
+    )
     compat.write_control_frames_after(socket, outbox)
+    notify_writable(transport, outbox)
     conn = Connection(
         conn_id=conn_id,
         hub=hub,
@@ -146,7 +169,9 @@ async def serve_connection(
         outbox=outbox,
         params=params,
         query=_query_without(request, endpoint.secret_param),
-        deflater=_deflater(socket, settings.compression),
+        deflater=_deflater(
+            socket, settings.compression, independent=limits.on_backpressure == "drop_oldest"
+        ),
     )
     conn.auth_data, conn.user_id = auth.data, auth.user_id
     if upstream is not None and endpoint.proxy is not None:
@@ -160,8 +185,9 @@ async def serve_connection(
         conn.tap = recording
     pump: asyncio.Task[None] | None = None
     client_closed = False
+    # aiohttp lets one byte too many through in a compressed message (see compat).
+    inflating = bool(compat.negotiated_window_bits(socket))
     watch_slow_client(conn, outbox, settings.limits)
-    frames = frame_scanner(transport)
     if frames is not None:
         frames.enforce(settings.limits.max_fragments, settings.limits.max_queue, conn)
     endpoint.faults.attach(conn)
@@ -199,6 +225,13 @@ async def serve_connection(
         while True:
             message = await socket.receive()
             kind = message.type
+            if (
+                inflating
+                and kind in (WSMsgType.TEXT, WSMsgType.BINARY)
+                and compat.inflated_over_limit(message.data, settings.max_message_size)
+            ):
+                conn.fail(CloseCode.MESSAGE_TOO_BIG, _too_big(settings.max_message_size))
+                continue
             if kind is WSMsgType.TEXT:
                 data = decode_text(message.data, parse_json)
             elif kind is WSMsgType.BINARY:
@@ -216,8 +249,7 @@ async def serve_connection(
                 reason = str(error)
                 if code == CloseCode.MESSAGE_TOO_BIG:
                     # aiohttp's text names its own limit, one more than ours.
-                    limit = settings.max_message_size
-                    reason = f"Message too big: over max_message_size ({limit} bytes)"
+                    reason = _too_big(settings.max_message_size)
                 conn.record_close(code, reason)
                 await report_protocol_error(slot, conn, error)
                 continue

@@ -58,8 +58,12 @@ class CloseCode(IntEnum):
 
 
 def encode_close_reason(reason: str) -> bytes:
-    """Return ``reason`` as UTF-8, cut to the 123 bytes RFC 6455 allows on a character boundary."""
-    return reason.encode("utf-8")[:MAX_CLOSE_REASON_BYTES].decode("utf-8", "ignore").encode()
+    """Return ``reason`` as UTF-8, cut to the 123 bytes RFC 6455 allows on a character boundary.
+
+    A lone surrogate (which has no UTF-8 form) becomes ``?``.
+    """
+    encoded = reason.encode("utf-8", "replace")
+    return encoded[:MAX_CLOSE_REASON_BYTES].decode("utf-8", "ignore").encode()
 
 
 def close_payload(code: int, reason: str = "") -> bytes:

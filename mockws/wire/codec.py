@@ -16,6 +16,7 @@ _BINARY = Opcode.BINARY
 
 _JSON_START = frozenset('{["-0123456789tfn')
 _WHITESPACE = frozenset(" \t\n\r")
+_NOT_UTF8 = "a string holds a lone surrogate, which has no UTF-8 form"
 _json_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
@@ -65,14 +66,23 @@ def encode_message(data: Any) -> tuple[int, bytes]:
     other value (dict, list, number, bool, None) as compact JSON text.
 
     Raises:
-        TypeError: ``data`` is not JSON-serialisable; the message names its type.
+        TypeError: ``data`` is not JSON-serialisable, nested too deeply, or a
+            string in it holds a lone surrogate (no UTF-8 form); the message
+            names its type.
     """
     if isinstance(data, str):
-        return _TEXT, data.encode("utf-8")
+        try:
+            return _TEXT, data.encode("utf-8")
+        except UnicodeEncodeError:
+            raise TypeError(_NOT_UTF8) from None
     if isinstance(data, (bytes, bytearray, memoryview)):
         return _BINARY, bytes(data)
     try:
         return _TEXT, _encode_json(data).encode("utf-8")
+    except UnicodeEncodeError:
+        raise TypeError(f"cannot send {type(data).__name__}: {_NOT_UTF8}") from None
+    except RecursionError:
+        raise TypeError(f"cannot send {type(data).__name__}: nested too deeply") from None
     except (TypeError, ValueError) as exc:
         raise TypeError(
             f"cannot send {type(data).__name__}: send str, bytes or a JSON-serialisable "
@@ -84,7 +94,9 @@ def decode_text(text: str, parse_json: bool) -> Any:
     """Return what ``on_message`` receives for the text message ``text``.
 
     With ``parse_json``, text that parses as JSON arrives parsed and any other
-    text arrives unchanged; without it, text always arrives as ``str``.
+    text arrives unchanged; without it, text always arrives as ``str``. JSON
+    nested too deeply for Python to parse (about 1,000 levels) arrives as
+    text too, rather than failing the connection.
     """
     if not parse_json:
         return text
@@ -96,5 +108,5 @@ def decode_text(text: str, parse_json: bool) -> Any:
         return text
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return text

@@ -60,6 +60,8 @@ class FrameScanner:
         "_failed",
         "_stash",
         "_target",
+        "_violation",
+        "_masks",
     )
 
     def __init__(self, transport: asyncio.Transport, forwarder: Forwarder) -> None:
@@ -77,6 +79,13 @@ class FrameScanner:
         self._failed = False
         self._stash = b""
         self._target: Failable | None = None
+        self._violation: tuple[int, str] | None = None
+        # Off until the upgrade: before it, the bytes after the headers are an HTTP body.
+        self._masks = False
+
+    def upgraded(self) -> None:
+        """The connection is a WebSocket now: from here on, unmasked frames fail it with 1002."""
+        self._masks = True
 
     def enforce(self, max_fragments: int | None, max_queue: int | None, target: Failable) -> None:
         """Start enforcing the limits; a broken one calls ``target.fail(1008, reason)``.
@@ -87,6 +96,8 @@ class FrameScanner:
         self.max_queue = max_queue
         self._resume_at = 0 if max_queue is None else max_queue // 2
         self._target = target
+        if self._violation is not None:
+            target.fail(*self._violation)
 
     def scan(self, data: bytes) -> int:
         """Follow ``data``; return how much of it may go on to aiohttp now.
@@ -118,6 +129,12 @@ class FrameScanner:
                 self._head, self._skip = data[position:], 0
                 return size - offset
             first, second = data[position], data[position + 1]
+            if not second & MASKED and self._masks:
+                # RFC 6455 5.1: a server must fail the connection on an unmasked frame.
+                self._violate("Client frames must be masked", CloseCode.PROTOCOL_ERROR)
+                # Frames before this one are complete: they may still be handled.
+                passed = position - offset
+                return passed if passed > 0 else -1
             length = second & LENGTH_BITS
             header = 2 + (4 if second & MASKED else 0)
             if length == 126:
@@ -137,7 +154,10 @@ class FrameScanner:
                 continue
             self._fragments = self._fragments + 1 if opcode == Opcode.CONTINUATION else 1
             if self.max_fragments is not None and self._fragments > self.max_fragments:
-                self._violate(f"Message has more than {self.max_fragments} fragments")
+                self._violate(
+                    f"Message has more than {self.max_fragments} fragments",
+                    CloseCode.POLICY_VIOLATION,
+                )
                 return -1
             if first & FIN:
                 self._fragments = 0
@@ -155,11 +175,12 @@ class FrameScanner:
         self._stash = data[cut:]
         return cut - offset
 
-    def _violate(self, reason: str) -> None:
+    def _violate(self, reason: str, code: int) -> None:
         self._stash = b""
         self._failed = True
+        self._violation = (code, reason)
         if self._target is not None:
-            self._target.fail(CloseCode.POLICY_VIOLATION, reason)
+            self._target.fail(code, reason)
 
     def take(self) -> None:
         """Note that the handler took one message; pass on held bytes once there is room."""

@@ -420,14 +420,6 @@ def test_sign_token_for_a_public_key_endpoint(tmp_path: Path, ec_pem: tuple[byte
         sign_token(mixed, {}, ttl=60, algorithm="HS256")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason=(
-        "bug: PyJWT signs with a public key by calling its missing .sign, an AttributeError "
-        "that sign_token does not catch, so `mockws token --private-key public.pem` crashes"
-    ),
-)
 def test_sign_token_with_the_public_key_as_private_key(
     tmp_path: Path, ec_pem: tuple[bytes, bytes]
 ) -> None:

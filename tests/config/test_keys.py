@@ -193,12 +193,6 @@ def test_integer_bounds_apply_to_digit_strings() -> None:
     )
 
 
-# BUG (mockws/config/keys.py:115): str.isdigit() is true for digits int() cannot
-# read (superscripts such as '²'), so int(value) raises a bare ValueError
-# instead of the ConfigError every other bad value gets.
-@pytest.mark.xfail(
-    strict=True, raises=ValueError, reason="'²'.isdigit() is true but int('²') raises ValueError"
-)
 def test_integer_of_a_superscript_digit_is_a_config_error() -> None:
     """A string of digits int() cannot parse is a ConfigError at its key."""
     reader = top("port: '²'\n")

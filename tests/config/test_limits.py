@@ -132,6 +132,17 @@ def test_every_limit_key_is_parsed(write: WriteFile) -> None:
             "dev.yaml:5: endpoints[0].limits.max_queue: expected a number >= 1, got -3",
         ),
         (
+            "endpoints:\n  - pattern: /a\n    handler: h.py\n    limits:\n"
+            "      on_backpressure: drop\n",
+            "dev.yaml:5: endpoints[0].limits.on_backpressure: expected one of wait, drop_oldest, "
+            "drop_newest, close, got 'drop'",
+        ),
+        (
+            "endpoints:\n  - pattern: /a\n    handler: h.py\n    limits:\n"
+            "      close_grace: soon\n",
+            "dev.yaml:5: endpoints[0].limits.close_grace: expected a number of seconds",
+        ),
+        (
             "endpoints:\n  - pattern: /a\n    handler: h.py\n    limits: [1]\n",
             "dev.yaml:4: endpoints[0].limits: expected a mapping, got a list",
         ),
@@ -142,3 +153,15 @@ def test_limit_errors_name_file_line_and_key(write: WriteFile, body: str, expect
     with pytest.raises(ConfigError) as caught:
         load_config(write("dev.yaml", body))
     assert f"{os.sep}{expected}" in str(caught.value), str(caught.value)
+
+
+def test_backpressure_policy_and_close_grace(write: WriteFile) -> None:
+    """on_backpressure defaults to wait and close_grace to 5 s; both are read per endpoint."""
+    text = (
+        "endpoints:\n  - pattern: /a\n    handler: h.py\n"
+        "  - pattern: /b\n    handler: h.py\n    limits:\n"
+        "      on_backpressure: drop_oldest\n      close_grace: 0.5\n"
+    )
+    first, second = load_config(write("dev.yaml", text)).endpoints
+    assert (first.limits.on_backpressure, first.limits.close_grace) == ("wait", 5.0)
+    assert (second.limits.on_backpressure, second.limits.close_grace) == ("drop_oldest", 0.5)

@@ -173,15 +173,6 @@ def test_unreadable_characters_are_a_config_error() -> None:
     assert caught.value.message.startswith("invalid YAML: ")
 
 
-# BUG (mockws/config/yaml_source.py:49, _record): it follows aliases, so an
-# anchor that contains its own alias recurses until RecursionError escapes
-# instead of a ConfigError; tests/config/test_load_properties.py promises that
-# any text loads or raises ConfigError.
-@pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="_record recurses into self-referencing aliases: RecursionError",
-)
 def test_a_self_referencing_alias_is_a_config_error() -> None:
     """An anchor whose value contains its own alias loads or raises ConfigError."""
     try:

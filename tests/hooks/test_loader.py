@@ -119,13 +119,6 @@ def test_a_module_missing_inside_a_handler_names_the_handler_line(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: _load tests spec.startswith(exc.name) without a dot boundary, so handler "
-        "'chatroom' importing a missing 'chat' is reported as 'no module named chatroom'"
-    ),
-)
 def test_a_missing_module_whose_name_prefixes_the_handlers_is_not_the_handler(
     project: Path, write: WriteFile
 ) -> None:

@@ -151,10 +151,30 @@ def test_a_value_cut_after_a_backslash_leaks_nothing() -> None:
     assert masked.startswith('{"token":"***"')
 
 
-def test_keys_that_only_contain_a_secret_name_are_left_alone() -> None:
-    """my_token and tokens are not secret names."""
-    text = '{"my_token":"x","tokens":"y","tokenx":"z"}'
+def test_keys_that_contain_a_secret_word_are_masked_whatever_the_value() -> None:
+    """accessToken, refresh_token, an escaped key, a list or number value, Authorization:
+    all masked (issue 11 finding 8: exact names with string values let them through)."""
+    text = (
+        '{"tok\\u0065n":"a","token":["t"],"accessToken":"b","refresh_token":7,'
+        '"Authorization":"Bearer c","client-secret":{"k":"d"},"room":"lobby","monkey":"e"}'
+    )
+    assert mask_json_secrets(text) == (
+        '{"tok\\u0065n":"***","token":"***","accessToken":"***","refresh_token":"***",'
+        '"Authorization":"***","client-secret":"***","room":"lobby","monkey":"e"}'
+    )
+
+
+def test_a_string_that_is_not_a_key_is_left_alone() -> None:
+    """A secret word as a value or an array item is not a key."""
+    text = '["token", {"name": "token"}]'
     assert mask_json_secrets(text) == text
+
+
+def test_semicolon_separated_parameters_are_masked_too() -> None:
+    """?a=1;token=... hides the token, as does a folded name such as accessToken."""
+    assert mask_query("/p?a=1;token=abc&b=2") == "/p?a=1;token=***&b=2"
+    assert mask_query("/p?a;token=abc") == "/p?a;token=***"
+    assert mask_query("/p?accessToken=abc&room=x") == "/p?accessToken=***&room=x"
 
 
 def test_text_without_quotes_is_returned_as_it_is() -> None:

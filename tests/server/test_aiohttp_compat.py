@@ -120,14 +120,6 @@ async def test_message_size_limit_makes_the_limit_inclusive(raw_clients: object)
             await client.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: aiohttp checks a decompressed message with '>' max_msg_size, an uncompressed one "
-        "with '>=', so message_size_limit's +1 lets a compressed message of "
-        "max_message_size + 1 bytes through"
-    ),
-)
 async def test_compressed_message_one_byte_over_the_limit_is_refused(write: WriteFile) -> None:
     """With permessage-deflate, a message one byte over max_message_size still closes 1009."""
     base: Path = write("sizes.py", "async def on_message(conn, data):\n    await conn.send('ok')\n")

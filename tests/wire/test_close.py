@@ -91,13 +91,6 @@ def test_encoded_reason_is_the_longest_prefix_that_fits(reason: str) -> None:
         assert len((text + reason[len(text)]).encode()) > MAX_CLOSE_REASON_BYTES
 
 
-# BUG (mockws/wire/close.py:62): reason.encode("utf-8") raises on a lone
-# surrogate, which json.loads gives for '"\ud800"'; a handler that closes with a
-# reason taken from a client's JSON then fails inside Connection.close, after it
-# has marked itself closing.
-@pytest.mark.xfail(
-    strict=True, raises=UnicodeEncodeError, reason="lone surrogates make encode() raise"
-)
 def test_a_reason_with_a_lone_surrogate_still_encodes() -> None:
     """A reason holding a lone surrogate encodes to valid UTF-8 within 123 bytes."""
     encoded = encode_close_reason("bad \ud800 reason")

@@ -50,7 +50,11 @@ async def server(write: WriteFile) -> AsyncIterator[RunningServer]:
     write("burst.py", BURST_HANDLER)
     # No slow-client close here: these tests look at the outbox bound alone
     # (tests/wire/test_slowclient.py covers the 1008 close).
-    patient = {"slow_client_timeout": 0, "slow_client_max_dropped": 0}
+    patient = {
+        "slow_client_timeout": 0,
+        "slow_client_max_dropped": 0,
+        "on_backpressure": "drop_newest",
+    }
     config = {"endpoints": [endpoint("/r", "burst.py", limits=patient), endpoint("/s", "burst.py")]}
     async with run_server(config, base_dir=write("x.txt", "").parent) as running:
         yield running

@@ -60,6 +60,7 @@ async def stalled_chat(
         "send_high_water": HIGH_WATER,
         "slow_client_max_dropped": max_dropped,
         "slow_client_timeout": timeout,
+        "on_backpressure": "drop_newest",
     }
     config = {"endpoints": [endpoint("/chat", "slow_chat.py", limits=limits)]}
     async with run_server(config, base_dir=base) as server:

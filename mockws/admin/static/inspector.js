@@ -538,6 +538,7 @@ function renderConnections() {
       connected,
       el("td", "num", conn.messages_in),
       el("td", "num", conn.messages_out),
+      el("td", conn.dropped ? "num" : "num muted", conn.dropped ?? 0),
       faultCell(conn),
     );
     row.addEventListener("click", () => selectTarget("connection", conn.id));
@@ -634,7 +635,7 @@ function applyEvent(event) {
       if (!conn) {
         state.connections.set(event.conn_id, {
           id: event.conn_id, endpoint: event.endpoint, path: event.path, user: event.user,
-          rooms: [], connected_at: event.time, messages_in: 0, messages_out: 0,
+          rooms: [], connected_at: event.time, messages_in: 0, messages_out: 0, dropped: 0,
         });
       }
       break;
