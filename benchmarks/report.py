@@ -88,12 +88,18 @@ def _ratio_key(scenario: str) -> str | None:
     return None
 
 
+def _metric_columns(rows: list[Row], scenario: str) -> list[tuple[str, str, int]]:
+    """Columns for a scenario the table has no layout for: each metric, as named."""
+    keys = dict.fromkeys(key for row in rows if row.scenario == scenario for key in row.metrics)
+    return [(key, key, 2) for key in keys]
+
+
 def markdown(rows: list[Row]) -> str:
     """Return one Markdown table per scenario, with ratios to raw aiohttp."""
     out: list[str] = []
     scenarios = list(dict.fromkeys(row.scenario for row in rows))
     for scenario in scenarios:
-        columns = _columns(scenario)
+        columns = _columns(scenario) or _metric_columns(rows, scenario)
         ratio_key = _ratio_key(scenario)
         heads = ["server", *(title for title, _, _ in columns)]
         if ratio_key:
