@@ -6,12 +6,11 @@ each other member in turn.
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from aiohttp import WSMsgType, web
 
-from .common import dumps, parse_args, ready, run
+from .common import dumps, parse_args, run, serve_app
 
 ROOM: set[web.WebSocketResponse] = set()
 
@@ -49,15 +48,7 @@ async def main(port: int) -> None:
     app = web.Application()
     app.router.add_get("/echo", echo)
     app.router.add_get("/room", room)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port, backlog=1024)
-    await site.start()
-    ready(port)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
+    await serve_app(app, port)
 
 
 if __name__ == "__main__":

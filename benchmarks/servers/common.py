@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-__all__ = ["dumps", "parse_args", "ready", "run"]
+__all__ = ["dumps", "parse_args", "ready", "run", "serve_app"]
 
 dumps = json.JSONEncoder(separators=(",", ":")).encode
 
@@ -25,6 +25,20 @@ def parse_args(description: str) -> argparse.Namespace:
 def ready(port: int) -> None:
     """Tell the suite the server listens."""
     print(f"READY {port}", flush=True)
+
+
+async def serve_app(app: Any, port: int) -> None:
+    """Serve an aiohttp ``app`` on 127.0.0.1:``port``, say READY, run until cancelled."""
+    from aiohttp import web
+
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port, backlog=1024).start()
+    ready(port)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
 
 
 def run(main: Callable[[], Coroutine[Any, Any, None]], loop: str) -> None:

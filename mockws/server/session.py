@@ -270,8 +270,8 @@ async def serve_connection(
                 events.publish(message_in(conn.id, conn.endpoint, message.data))
             if frames is not None:
                 frames.take()
-            if conn.tap is not None:
-                conn.tap.frame("in", kind, message.data)
+            if recording is not None:
+                recording.frame("in", kind, message.data)
             if upstream is not None:
                 upstream.pending = message.data
             await run_pipeline(stages, conn, data)
